@@ -1,0 +1,12 @@
+// Package policies holds budgetgate's shipped Rego library: the helpers that
+// hide where a policy runs (lib/), one package per rule id (rules/), and the
+// verdict in package main that conftest and the webhook both read.
+package policies
+
+import "embed"
+
+// FS is the shipped library, the default policy set of every command.
+// Test files travel with it so that `budgetgate` can run them too.
+//
+//go:embed *.rego lib/*.rego rules/*.rego
+var FS embed.FS

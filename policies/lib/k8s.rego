@@ -1,0 +1,172 @@
+# Helpers that hide where a policy runs: input is the raw object in CI and
+# conftest, and an AdmissionReview in the webhook. Rules read only these.
+package budgetgate.lib.k8s
+
+# is_review holds in the webhook, where input is an AdmissionReview.
+is_review if {
+	input.kind == "AdmissionReview"
+	is_object(input.request)
+}
+
+# operation is CREATE, UPDATE, DELETE or CONNECT; a raw manifest is a CREATE.
+default operation := "CREATE"
+
+operation := input.request.operation if is_review
+
+# object is what is being admitted; on DELETE, the object being deleted.
+object := input if not is_review
+
+object := input.request.object if {
+	is_review
+	operation != "DELETE"
+}
+
+object := input.request.oldObject if {
+	is_review
+	operation == "DELETE"
+}
+
+# old_object is the stored object on UPDATE (undefined on CREATE and in CI).
+old_object := input.request.oldObject if {
+	is_review
+	operation == "UPDATE"
+}
+
+# user is the requester's userInfo (undefined in CI: there is nobody).
+user := input.request.userInfo if is_review
+
+kind := object.kind
+
+# group is the API group of the object ("" for the core group).
+group := split(object.apiVersion, "/")[0] if contains(object.apiVersion, "/")
+
+group := "" if not contains(object.apiVersion, "/")
+
+# name is metadata.name; an object still to be named by the API server shows
+# its generateName, and one with neither name is still named in messages
+# (an undefined name would make every finding, and so every rule, vanish).
+default name := "<unnamed>"
+
+name := object.metadata.name if has_name
+
+name := sprintf("%s<generated>", [object.metadata.generateName]) if {
+	not has_name
+	object.metadata.generateName
+}
+
+has_name if {
+	is_string(object.metadata.name)
+	object.metadata.name != ""
+}
+
+# namespace is the object's namespace; a manifest without one is named as it is.
+namespace := object.metadata.namespace
+
+namespace := input.request.namespace if {
+	not object.metadata.namespace
+	is_review
+}
+
+labels := object.metadata.labels if is_object(object.metadata.labels)
+
+default labels := {}
+
+annotations := object.metadata.annotations if is_object(object.metadata.annotations)
+
+default annotations := {}
+
+# ref names the object in messages: "Deployment shop/checkout" or "Deployment checkout".
+ref := sprintf("%s %s/%s", [kind, namespace, name]) if namespace
+
+ref := sprintf("%s %s", [kind, name]) if not namespace
+
+# Kinds whose pod template the library understands, by API group.
+workload_kinds := {
+	"": {"Pod"},
+	"apps": {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"},
+	"batch": {"Job", "CronJob"},
+	"argoproj.io": {"Rollout"},
+}
+
+is_workload if kind in workload_kinds[group]
+
+# Long-running workloads serve traffic: they need readiness probes and SLOs.
+# A bare Pod is long-running unless it is meant to run to completion.
+is_long_running if {
+	is_workload
+	kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"}
+}
+
+is_long_running if {
+	is_workload
+	kind == "Pod"
+	object.spec.restartPolicy in {"Always", null}
+}
+
+is_long_running if {
+	is_workload
+	kind == "Pod"
+	not object.spec.restartPolicy
+}
+
+# Workloads with a replica count of their own (DaemonSets, Jobs and Pods have none).
+is_replicated if {
+	is_workload
+	kind in {"Deployment", "StatefulSet", "ReplicaSet", "Rollout"}
+}
+
+# pod_spec is the pod template's spec of any workload kind. A Rollout with a
+# workloadRef has none: the referenced Deployment carries it and is judged itself.
+pod_spec := object.spec if {
+	is_workload
+	kind == "Pod"
+}
+
+pod_spec := object.spec.template.spec if {
+	is_workload
+	kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
+}
+
+pod_spec := object.spec.jobTemplate.spec.template.spec if {
+	is_workload
+	kind == "CronJob"
+}
+
+# pod_spec_path is where pod_spec sits in the object, for messages.
+pod_spec_path := "spec" if kind == "Pod"
+
+pod_spec_path := "spec.template.spec" if kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
+
+pod_spec_path := "spec.jobTemplate.spec.template.spec" if kind == "CronJob"
+
+# containers lists every container of the pod spec with the path of its field.
+containers contains {"container": c, "path": sprintf("%s.%s[%d]", [pod_spec_path, field, i]), "init": field == "initContainers"} if {
+	some field in ["containers", "initContainers"]
+	some i, c in pod_spec[field]
+}
+
+# Objects that a controller creates from a gated parent: the parent was judged,
+# so judging the child again would block its own rollout. Only the expected
+# owner kinds count, so a made-up owner reference bypasses nothing.
+controlled_by := {
+	"Pod": {"ReplicaSet", "StatefulSet", "DaemonSet", "Job"},
+	"ReplicaSet": {"Deployment", "Rollout"},
+	"Job": {"CronJob"},
+}
+
+is_controlled if {
+	some owner in object.metadata.ownerReferences
+	owner.controller == true
+	owner.kind in controlled_by[kind]
+}
+
+# gated holds for changes the library judges: creates and updates of
+# workloads that no gated parent controls.
+gated if {
+	operation in {"CREATE", "UPDATE"}
+	is_workload
+	not is_controlled
+}
+
+# finding builds the result object every shipped rule returns.
+finding(policy, msg) := {"msg": sprintf("%s: %s", [ref, msg]), "policy": policy}

@@ -1,0 +1,37 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/go-logr/logr"
+)
+
+// Mutator answers with the JSON Patch of the policies' patch rules. It does
+// not warn or deny: the validating webhook, which runs after every mutation,
+// owns the verdict, so users see each message once.
+type Mutator struct {
+	Engine  Evaluator
+	Options Options
+	Log     logr.Logger
+}
+
+var _ Handler = (*Mutator)(nil)
+
+// Handle implements Handler.
+func (m *Mutator) Handle(ctx context.Context, review *Review) (Response, Outcome) {
+	d, err := evaluate(ctx, m.Engine, m.Options, review)
+	if err != nil {
+		return onFailure(m.Options.FailureMode, m.Log, review, err)
+	}
+	if len(d.Patch) == 0 {
+		return Allowed(nil), OutcomeAllowed
+	}
+	patch, err := json.Marshal(d.Patch)
+	if err != nil {
+		return onFailure(m.Options.FailureMode, m.Log, review, fmt.Errorf("encoding the patch: %w", err))
+	}
+	m.Log.V(1).Info("patching", "request", review.String(), "uid", review.UID, "patch", string(patch))
+	return Patched(patch), OutcomePatched
+}
