@@ -135,7 +135,11 @@ func hasExtension(name string) bool {
 // the API server; JSON is YAML too.
 func Decode(file string, data []byte) ([]Document, error) {
 	var docs []Document
-	for _, chunk := range split(data) {
+	chunks, err := split(file, data)
+	if err != nil {
+		return nil, err
+	}
+	for _, chunk := range chunks {
 		j, err := yaml.YAMLToJSON(chunk.text)
 		if err != nil {
 			return nil, yamlError(file, chunk.line, err)
@@ -184,7 +188,10 @@ type chunk struct {
 }
 
 // split cuts a YAML stream at "---" lines, keeping where each document starts.
-func split(data []byte) []chunk {
+// As in kubectl, only a comment may follow "---" on its line: YAML allows a
+// document to start there ("--- {kind: Pod}"), but cutting the stream by lines
+// would silently drop it.
+func split(file string, data []byte) ([]chunk, error) {
 	var out []chunk
 	var cur bytes.Buffer
 	start, n := 1, 0
@@ -194,6 +201,9 @@ func split(data []byte) []chunk {
 		n++
 		line := sc.Text()
 		if line == "---" || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t") {
+			if rest := strings.TrimSpace(line[3:]); rest != "" && !strings.HasPrefix(rest, "#") {
+				return nil, &Error{File: file, Line: n, Err: fmt.Errorf("invalid YAML document separator: only a comment may follow \"---\" on its line, start the document %q on the next line", rest)}
+			}
 			out = append(out, chunk{text: bytes.Clone(cur.Bytes()), line: start})
 			cur.Reset()
 			start = n + 1
@@ -202,7 +212,7 @@ func split(data []byte) []chunk {
 		cur.WriteString(line)
 		cur.WriteByte('\n')
 	}
-	return append(out, chunk{text: cur.Bytes(), line: start})
+	return append(out, chunk{text: cur.Bytes(), line: start}), nil
 }
 
 var yamlLine = regexp.MustCompile(`^(?:error converting YAML to JSON: )?yaml: line (\d+): (.*)$`)

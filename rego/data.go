@@ -3,6 +3,7 @@ package rego
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/budgetgate/budgetgate/manifest"
@@ -11,6 +12,7 @@ import (
 // ReadData reads data documents (YAML or JSON objects, as --data names them)
 // and merges them at the data root. Two files that set one key to different
 // values are an error naming both: silently keeping either would lose data.
+// Setting one key to the same value in two files is no conflict.
 func ReadData(paths []string) (map[string]any, error) {
 	merged := map[string]any{}
 	origin := map[string]string{} // key path -> file that set it
@@ -50,6 +52,9 @@ func merge(dst, src map[string]any, path []string, file string, origin map[strin
 				return err
 			}
 			continue
+		}
+		if reflect.DeepEqual(old, v) {
+			continue // the same value twice loses nothing
 		}
 		return &manifest.Error{File: file, Err: fmt.Errorf("data key %s is also set by %s: set each key in one data file", key, originOf(origin, keyPath))}
 	}

@@ -1,0 +1,76 @@
+package rego
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/budgetgate/budgetgate/policies"
+)
+
+// benchEngine loads the shipped library, as `budgetgate serve` runs it.
+func benchEngine(b *testing.B) *Engine {
+	b.Helper()
+	files, err := ReadFS(policies.FS, ".", "policies")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := NewEngine(nil)
+	mustLoad(b, e, files)
+	return e
+}
+
+func reviewBytes(b *testing.B) []byte {
+	b.Helper()
+	body, err := os.ReadFile("testdata/deployment-review.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkEvaluateDeploymentReview is one compliant Deployment CREATE
+// AdmissionReview (testdata, about 5 KB) through the full shipped library,
+// input already parsed: the engine's share of an admission.
+func BenchmarkEvaluateDeploymentReview(b *testing.B) {
+	e := benchEngine(b)
+	v, err := ast.ValueFromReader(bytes.NewReader(reviewBytes(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	d, err := e.Evaluate(ctx, v)
+	if err != nil || !d.Allowed() || len(d.Warnings) != 0 {
+		b.Fatalf("the benchmark review must pass cleanly: %+v %v", d, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.Evaluate(ctx, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseAndEvaluateDeploymentReview adds parsing the request body
+// into policy input, as the webhook does for every request.
+func BenchmarkParseAndEvaluateDeploymentReview(b *testing.B) {
+	e := benchEngine(b)
+	body := reviewBytes(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		v, err := ast.ValueFromReader(bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Evaluate(ctx, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

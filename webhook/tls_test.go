@@ -1,0 +1,174 @@
+package webhook_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/budgetgate/budgetgate/webhook"
+)
+
+// TestOverTLS serves both webhooks on controller-runtime's webhook server, as
+// `budgetgate serve` does, and asks over HTTPS trusting only a test CA.
+func TestOverTLS(t *testing.T) {
+	ctrllog.SetLogger(logr.Discard())
+	certDir := t.TempDir()
+	caPool := writeServingCert(t, certDir)
+	port := freePort(t)
+
+	engine := shippedEngine(t, nil)
+	opts := testOptions(webhook.FailClosed)
+	log := logr.Discard()
+	metrics := webhook.NewMetrics(prometheus.NewRegistry())
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir})
+	server.Register("/validate", webhook.Serve("validate", &webhook.Validator{Engine: engine, Options: opts, Log: log.WithName("validate"), Metrics: metrics}, log, metrics))
+	server.Register("/mutate", webhook.Serve("mutate", &webhook.Mutator{Engine: engine, Options: opts, Log: log.WithName("mutate")}, log, metrics))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("webhook server: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("the webhook server did not stop")
+		}
+	})
+
+	client := &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12}},
+	}
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+	waitStarted(t, server, done)
+
+	resp := admit(t, client, base+"/validate", reviewJSON("uid-tls", "CREATE", broken("web"), nil))
+	check(t, resp, want{code: 403, message: brokenMessage("web")})
+
+	resp = admit(t, client, base+"/mutate", reviewJSON("uid-tls-m", "CREATE", broken("web"), nil))
+	if !resp.Allowed || len(resp.Patch) != 0 {
+		t.Errorf("mutate: want a plain admission, got %+v", resp)
+	}
+
+	// A client that does not trust the CA is refused the handshake.
+	_, err := http.Post(base+"/validate", "application/json", nil)
+	if err == nil {
+		t.Errorf("a client without the CA got through")
+	}
+}
+
+func waitStarted(t *testing.T, server ctrlwebhook.Server, done <-chan error) {
+	t.Helper()
+	started := server.StartedChecker()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("the webhook server stopped: %v", err)
+		default:
+		}
+		req, _ := http.NewRequest(http.MethodGet, "/readyz", nil)
+		err := started(req)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook server did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writeServingCert writes tls.crt and tls.key for 127.0.0.1, signed by a new
+// CA, into dir and returns a pool trusting that CA.
+func writeServingCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTemplate := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "budgetgate test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "budgetgate.budgetgate-system.svc"},
+		DNSNames:     []string{"budgetgate.budgetgate-system.svc", "localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, blockType string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tls.crt", "CERTIFICATE", der)
+	write("tls.key", "PRIVATE KEY", keyDER)
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool
+}
