@@ -177,18 +177,18 @@ func verdictQuery(rules []verdictRule) ast.Body {
 	return body
 }
 
-// Namespaces lists, sorted, the Rego packages that hold deny, violation or
-// warn rules: the namespaces conftest-style reports have an entry for.
+// Namespaces lists, sorted, the Rego packages that hold verdict rules: the
+// namespaces conftest-style reports have an entry for.
 func (s *PolicySet) Namespaces() []string {
+	seen := map[string]bool{}
 	var out []string
 	for _, r := range s.rules {
-		if r.kind != failureKind && r.kind != warningKind {
-			continue
-		}
-		if n := len(out); n == 0 || out[n-1] != r.namespace {
+		if !seen[r.namespace] {
+			seen[r.namespace] = true
 			out = append(out, r.namespace)
 		}
 	}
+	sort.Strings(out)
 	return out
 }
 

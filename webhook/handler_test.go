@@ -79,7 +79,7 @@ func TestValidateShippedLibrary(t *testing.T) {
 		name:      "non-compliant create lists every failure",
 		operation: "CREATE",
 		object:    broken("web"),
-		want:      want{code: 403, message: brokenMessage("web")},
+		want:      want{code: 403, message: brokenMessage("web"), warnings: brokenWarnings("web")},
 	}, {
 		name:      "one failure",
 		operation: "CREATE",
@@ -110,7 +110,7 @@ func TestValidateShippedLibrary(t *testing.T) {
 		operation: "UPDATE",
 		object:    broken("web"),
 		oldObject: compliant("web"),
-		want:      want{code: 403, message: brokenMessage("web")},
+		want:      want{code: 403, message: brokenMessage("web"), warnings: brokenWarnings("web")},
 	}, {
 		name:      "delete of a non-compliant object",
 		operation: "DELETE",
@@ -127,7 +127,7 @@ func TestValidateShippedLibrary(t *testing.T) {
 		data:      ownerDryRun,
 		operation: "CREATE",
 		object:    broken("web"),
-		want:      want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "5 policies", "4 policies", 1), "[owner-label]")},
+		want:      want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "5 policies", "4 policies", 1), "[owner-label]"), warnings: brokenWarnings("web")},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newValidateEnv(t, shippedEngine(t, tc.data), testOptions(webhook.FailClosed))
@@ -408,6 +408,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"truncated JSON", "POST", "application/json", good[:len(good)/2], 400, "the request body is not JSON"},
 		{"empty body", "POST", "application/json", "", 400, "the request body is empty: POST an AdmissionReview"},
 		{"blank body", "POST", "application/json", " \n\t", 400, "the request body is empty"},
+		{"trailing data", "POST", "application/json", good + ` {"apiVersion":"admission.k8s.io/v1"}`, 400, "the request body holds more than one JSON value"},
+		{"trailing garbage", "POST", "application/json", good + "xyz", 400, "the request body holds more than one JSON value"},
 		{"JSON array", "POST", "application/json", "[" + good + "]", 400, "the request body is not an AdmissionReview object"},
 		{"JSON string", "POST", "application/json", `"AdmissionReview"`, 400, "not an AdmissionReview object"},
 		{"JSON null", "POST", "application/json", `null`, 400, "not an AdmissionReview object"},
@@ -442,8 +444,8 @@ func TestMalformedRequests(t *testing.T) {
 	if r.status != 200 || !r.review.Response.Allowed {
 		t.Errorf("a good review after the bad ones: HTTP %d %s", r.status, r.body)
 	}
-	if got := requests(t, e, "validate", "malformed"); got != 18 {
-		t.Errorf("requests{validate,malformed} = %v, want 18", got)
+	if got := requests(t, e, "validate", "malformed"); got != 20 {
+		t.Errorf("requests{validate,malformed} = %v, want 20", got)
 	}
 }
 
@@ -451,10 +453,10 @@ func TestOversizedBody(t *testing.T) {
 	e := newValidateEnv(t, shippedEngine(t, nil), testOptions(webhook.FailClosed))
 	big := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","pad":"` + strings.Repeat("a", 8<<20) + `"}}`
 	r := post(t, nil, e.url, "application/json", []byte(big))
-	if r.status != http.StatusRequestEntityTooLarge && r.status != http.StatusBadRequest {
-		t.Fatalf("HTTP %d, want 413 or 400: %.200s", r.status, r.body)
+	if r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %d, want 413: %.200s", r.status, r.body)
 	}
-	if !strings.Contains(string(r.body), "too large") {
+	if !strings.Contains(string(r.body), "the request body is larger than") {
 		t.Errorf("body %q does not say the request is too large", r.body)
 	}
 }

@@ -320,6 +320,15 @@ func brokenMessage(name string) string {
 	}, "\n")
 }
 
+// brokenWarnings are the warnings that travel with the denial of broken(name).
+func brokenWarnings(name string) []string {
+	ref := "Deployment shop/" + name
+	return []string{
+		`[min-replicas] ` + ref + `: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler`,
+		`[slo-declared] ` + ref + `: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`,
+	}
+}
+
 // blockingEvaluator never answers before its context ends.
 type blockingEvaluator struct{}
 

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,6 +60,10 @@ func decodeReview(req *http.Request) (*Review, error) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, maxBodyBytes))
 	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, badRequestf(http.StatusRequestEntityTooLarge, "the request body is larger than %d bytes: an AdmissionReview is at most twice the API server's object size limit", maxBodyBytes)
+		}
 		return nil, badRequestf(http.StatusBadRequest, "reading the request body: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -69,6 +74,9 @@ func decodeReview(req *http.Request) (*Review, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
 		return nil, badRequestf(http.StatusBadRequest, "the request body is not JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequestf(http.StatusBadRequest, "the request body holds more than one JSON value: send one AdmissionReview")
 	}
 	review, ok := doc.(map[string]any)
 	if !ok {

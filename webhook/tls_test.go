@@ -65,7 +65,7 @@ func TestOverTLS(t *testing.T) {
 	waitStarted(t, server, done)
 
 	resp := admit(t, client, base+"/validate", reviewJSON("uid-tls", "CREATE", broken("web"), nil))
-	check(t, resp, want{code: 403, message: brokenMessage("web")})
+	check(t, resp, want{code: 403, message: brokenMessage("web"), warnings: brokenWarnings("web")})
 
 	resp = admit(t, client, base+"/mutate", reviewJSON("uid-tls-m", "CREATE", broken("web"), nil))
 	if !resp.Allowed || len(resp.Patch) != 0 {

@@ -33,7 +33,10 @@ func (v *Validator) Handle(ctx context.Context, review *Review) (Response, Outco
 		v.Log.Info("dryrun finding (admitted)", "request", review.String(), "uid", review.UID, "policy", f.Policy(), "msg", f.Msg)
 	}
 	if !d.Allowed() {
-		return Denied(http.StatusForbidden, denialMessage(d.Failures)), OutcomeDenied
+		// Warnings travel with a denial too: the user fixes everything at once.
+		resp := Denied(http.StatusForbidden, denialMessage(d.Failures))
+		resp.Warnings = findingStrings(d.Warnings)
+		return resp, OutcomeDenied
 	}
 	if len(d.Warnings) > 0 {
 		return Allowed(findingStrings(d.Warnings)), OutcomeWarned

@@ -542,7 +542,8 @@ patch contains {"op": "add", "path": "/metadata/annotations", "value": {"budgetg
 		}
 	})
 	t.Run("shipped library", func(t *testing.T) {
-		// slo-declared is canary by default: the library's patch shows.
+		// slo-declared is canary by default: check reports it as a warning.
+		// (The shipped library has no patch rule yet, so no patch is asserted.)
 		m := writeFile(t, dir, "no-slo.yaml", strings.Replace(compliant, "    budgetgate.dev/slo: checkout\n", "", 1))
 		r := runCLI(t, "", "check", "--show-patches", m)
 		if r.code != 0 {
@@ -551,6 +552,5 @@ patch contains {"op": "add", "path": "/metadata/annotations", "value": {"budgetg
 		if !strings.Contains(r.stdout, "slo-declared") {
 			t.Errorf("no slo-declared warning:\n%s", r.stdout)
 		}
-		t.Logf("shipped library on a canary finding:\n%s", r.stdout)
 	})
 }

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeServingCert writes a CA-signed serving certificate for 127.0.0.1 into
+// dir as tls.crt/tls.key and returns the CA pool that trusts it.
+func writeServingCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "budgetgate-test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "budgetgate"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	write := func(name, typ string, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tls.crt", "CERTIFICATE", der)
+	write("tls.key", "EC PRIVATE KEY", keyDER)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestServeStandalone runs `budgetgate serve` as a user would, with no cluster
+// and budgets from --data, and talks to it over real TLS.
+func TestServeStandalone(t *testing.T) {
+	certDir := t.TempDir()
+	pool := writeServingCert(t, certDir)
+	port, health, metrics := freePort(t), freePort(t), freePort(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve",
+			"--cert-dir", certDir, "--port", fmt.Sprint(port),
+			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health),
+			"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", metrics),
+			"--data", "../../examples/data.yaml",
+		}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+
+	waitReady(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", health), done, &stderr)
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	object, err := os.ReadFile("../../examples/workloads/cart-unready.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := admissionReview(t, "CREATE", object)
+	resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d/validate", port), "application/json", bytes.NewReader(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Response struct {
+			UID     string `json:"uid"`
+			Allowed bool   `json:"allowed"`
+			Status  struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"status"`
+		} `json:"response"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if out.Response.Allowed || out.Response.Status.Code != 403 || out.Response.UID != "uid-1" {
+		t.Fatalf("want a 403 denial for uid-1, got %+v", out.Response)
+	}
+	for _, rule := range []string{"[image-pinned]", "[owner-label]", "[probes]", "[resources]"} {
+		if !strings.Contains(out.Response.Status.Message, rule) {
+			t.Errorf("denial does not list %s:\n%s", rule, out.Response.Status.Message)
+		}
+	}
+
+	m, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(m.Body)
+	m.Body.Close()
+	if want := `budgetgate_admission_requests_total{decision="denied",webhook="validate"} 1`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d on shutdown: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not shut down within 10s of cancellation")
+	}
+}
+
+func TestServeRefusesBadFlags(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--failure-mode", "maybe"}, "failure mode must be"},
+		{[]string{"serve", "--cert-dir", "/nonexistent/certs"}, "--cert-dir"},
+		{[]string{"serve", "--policies", "/nonexistent/policies"}, "reading policies"},
+	}
+	for _, tc := range cases {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), tc.args, strings.NewReader(""), io.Discard, &stderr); code != exitBadInput {
+			t.Errorf("%v: exit %d, want %d", tc.args, code, exitBadInput)
+		}
+		if !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: stderr %q lacks %q", tc.args, stderr.String(), tc.want)
+		}
+	}
+}
+
+func waitReady(t *testing.T, url string, done chan int, stderr *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before it was ready: %s", code, stderr.String())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("serve was not ready within 20s: %s", stderr.String())
+}
+
+// admissionReview wraps a YAML object in an AdmissionReview request.
+func admissionReview(t *testing.T, op string, objectYAML []byte) []byte {
+	t.Helper()
+	docs, err := decodeYAMLForTest(objectYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := docs
+	meta, _ := obj["metadata"].(map[string]any)
+	review := map[string]any{
+		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+		"request": map[string]any{
+			"uid": "uid-1", "operation": op, "namespace": meta["namespace"], "name": meta["name"],
+			"kind":     map[string]any{"group": "apps", "version": "v1", "kind": obj["kind"]},
+			"userInfo": map[string]any{"username": "alice", "groups": []string{"dev"}},
+			"object":   obj,
+		},
+	}
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
