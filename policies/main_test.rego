@@ -107,15 +107,43 @@ test_default_actions if {
 	main.dryrun == set() with input as bad
 }
 
+# In the cluster the mutating webhook applies the canary patch before the
+# validating webhook runs; the verdict is then the one CI gives.
 test_admission_review_gets_the_same_verdict if {
 	ci_deny := main.deny with input as bad
 	ci_warn := main.warn with input as bad
 	count(ci_deny) == 2
 	count(ci_warn) == 2
 	every operation in ["CREATE", "UPDATE"] {
-		main.deny == ci_deny with input as review(operation, bad)
-		main.warn == ci_warn with input as review(operation, bad)
+		ops := main.patch with input as review(operation, bad)
+		mutated := json.patch(bad, [op | some op in ops])
+		main.deny == ci_deny with input as review(operation, mutated)
+		main.warn == ci_warn with input as review(operation, mutated)
+		main.patch == set() with input as review(operation, mutated)
 	}
+}
+
+# An object that reaches the validating webhook without the canary strategy
+# bypassed the mutating webhook: it is refused, naming the rule that asked.
+test_canary_bypass_is_refused if {
+	denied := main.deny with input as review("CREATE", bad)
+	some f in denied
+	f.policy == "slo-declared"
+	f.action == "canary"
+	contains(f.msg, "must roll out as a canary (slo-declared)")
+}
+
+test_canary_patch_only_for_canary_actions if {
+	count(main.patch) > 0 with input as bad
+	main.patch == set() with input as bad with data.budgetgate.config.actions as {"slo-declared": "warn"}
+	main.patch == set() with input as deployment
+}
+
+test_canary_reason_names_every_rule if {
+	ops := main.patch with input as bad with data.budgetgate.config.actions as {"min-replicas": "canary"}
+	some op in ops
+	op.path == "/metadata/annotations"
+	op.value == {"budgetgate.dev/canary": "min-replicas,slo-declared"}
 }
 
 test_delete_passes if {
@@ -204,4 +232,140 @@ test_non_workloads_pass if {
 	main.deny == set() with input as svc
 	main.warn == set() with input as svc
 	main.deny == set() with input as review("CREATE", svc)
+}
+
+# Error budget rules in the verdict
+
+update(obj, old, groups) := {
+	"apiVersion": "admission.k8s.io/v1",
+	"kind": "AdmissionReview",
+	"request": {
+		"uid": "x",
+		"operation": "UPDATE",
+		"namespace": "shop",
+		"object": obj,
+		"oldObject": old,
+		"userInfo": {"username": "alice", "groups": groups},
+	},
+}
+
+new_image := json.patch(deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.example.com/shop/checkout:1.5.0"}])
+
+template_hash := crypto.sha256(json.marshal(deployment.spec.template))
+
+frozen := {"shop/checkout": {"remaining": -0.05}}
+
+low := {"shop/checkout": {"remaining": 0.18}}
+
+glass := json.patch(new_image, [{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/break-glass": "INC-1"}}])
+
+test_frozen_budget_denies_the_rollout if {
+	denied := main.deny with input as update(new_image, deployment, []) with data.budgetgate.budgets as frozen
+	{[f.policy, f.action] | some f in denied} == {["budget-freeze", "deny"]}
+	main.deny == set() with input as update(json.patch(deployment, [{"op": "replace", "path": "/spec/replicas", "value": 9}]), deployment, []) with data.budgetgate.budgets as frozen
+}
+
+test_break_glass_is_a_warning_with_its_audit_metadata if {
+	main.deny == set() with input as update(glass, deployment, ["sre-oncall"])
+		with data.budgetgate.budgets as frozen with data.budgetgate.config.breakGlassGroups as ["sre-oncall"]
+	warned := main.warn with input as update(glass, deployment, ["sre-oncall"])
+		with data.budgetgate.budgets as frozen with data.budgetgate.config.breakGlassGroups as ["sre-oncall"]
+	[f] := [f | some f in warned]
+	f.policy == "budget-freeze"
+	f.action == "warn"
+	f.breakGlass == {"user": "alice", "groups": ["sre-oncall"], "reason": "INC-1"}
+
+	# refused: still a denial
+	{f.policy | some f in main.deny} == {"budget-freeze"} with input as update(glass, deployment, ["dev"])
+		with data.budgetgate.budgets as frozen with data.budgetgate.config.breakGlassGroups as ["sre-oncall"]
+
+	# CI: a warning
+	{[f.policy, f.action, f.breakGlass] | some f in main.warn} == {["budget-freeze", "warn", {"reason": "INC-1"}]} with input as glass with data.budgetgate.budgets as frozen
+	main.deny == set() with input as glass with data.budgetgate.budgets as frozen
+}
+
+test_a_finding_can_only_soften_its_action_to_warn if {
+	forced := {{"msg": "m", "policy": "my-own-rule", "action": "warn"}}
+	{f.action | some f in main.findings} == {"warn"} with input as deployment with data.budgetgate.rules.mine.findings as forced
+	{f.action | some f in main.findings} == {"warn"} with input as deployment with data.budgetgate.rules.mine.findings as forced
+		with data.budgetgate.config.actions as {"my-own-rule": "canary"}
+	{f.action | some f in main.findings} == {"dryrun"} with input as deployment with data.budgetgate.rules.mine.findings as forced
+		with data.budgetgate.config.actions as {"my-own-rule": "dryrun"}
+
+	# no other action can be forced
+	other := {{"msg": "m", "policy": "my-own-rule", "action": "dryrun"}}
+	{f.action | some f in main.findings} == {"deny"} with input as deployment with data.budgetgate.rules.mine.findings as other
+	louder := {{"msg": "m", "policy": "min-replicas", "action": "deny"}}
+	{f.action | some f in main.findings} == {"warn"} with input as deployment with data.budgetgate.rules.mine.findings as louder
+}
+
+test_break_glass_under_a_dryrun_freeze_stays_dryrun if {
+	{[f.policy, f.action] | some f in main.dryrun} == {["budget-freeze", "dryrun"]} with input as glass
+		with data.budgetgate.budgets as frozen with data.budgetgate.config.actions as {"budget-freeze": "dryrun"}
+}
+
+test_low_budget_forces_a_canary_with_the_previous_template_in_one_annotation_op if {
+	r := update(new_image, deployment, [])
+	ops := main.patch with input as r with data.budgetgate.budgets as low
+	ops == {
+		{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/canary": "budget-canary", "budgetgate.dev/previous-template": template_hash}},
+		{"op": "add", "path": "/spec/strategy", "value": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+		{"op": "add", "path": "/spec/minReadySeconds", "value": 30},
+		{"op": "add", "path": "/spec/progressDeadlineSeconds", "value": 600},
+	}
+	mutated := json.patch(new_image, [op | some op in ops])
+	main.patch == set() with input as update(mutated, deployment, []) with data.budgetgate.budgets as low
+	main.deny == set() with input as update(mutated, deployment, []) with data.budgetgate.budgets as low
+	{f.policy | some f in main.warn} == {"budget-canary"} with input as update(mutated, deployment, []) with data.budgetgate.budgets as low
+}
+
+test_previous_template_with_other_annotations_one_op_per_key if {
+	annotated := json.patch(new_image, [{"op": "add", "path": "/metadata/annotations", "value": {"team": "payments"}}])
+	main.patch == {
+		{"op": "add", "path": "/metadata/annotations/budgetgate.dev~1canary", "value": "budget-canary"},
+		{"op": "add", "path": "/metadata/annotations/budgetgate.dev~1previous-template", "value": template_hash},
+		{"op": "add", "path": "/spec/strategy", "value": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+		{"op": "add", "path": "/spec/minReadySeconds", "value": 30},
+		{"op": "add", "path": "/spec/progressDeadlineSeconds", "value": 600},
+	} with input as update(annotated, deployment, []) with data.budgetgate.budgets as low
+
+	# without a canary finding, only the previous template
+	main.patch == {{"op": "add", "path": "/metadata/annotations/budgetgate.dev~1previous-template", "value": template_hash}} with input as update(annotated, deployment, [])
+	main.patch == {{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/previous-template": template_hash}}} with input as update(new_image, deployment, [])
+}
+
+test_rollback_passes_the_freeze_and_clears_the_previous_template if {
+	# new_image is live, and replaced deployment's template
+	stored := json.patch(new_image, [{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/previous-template": template_hash}}])
+	rollback := json.patch(deployment, [{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/previous-template": template_hash}}])
+	main.deny == set() with input as update(rollback, stored, []) with data.budgetgate.budgets as frozen
+	main.warn == set() with input as update(rollback, stored, []) with data.budgetgate.budgets as frozen
+	main.patch == {{"op": "remove", "path": "/metadata/annotations/budgetgate.dev~1previous-template"}} with input as update(rollback, stored, []) with data.budgetgate.budgets as frozen
+
+	# rolling forward again to new_image is no rollback
+	rolled_back := json.remove(rollback, ["metadata/annotations/budgetgate.dev~1previous-template"])
+	{f.policy | some f in main.deny} == {"budget-freeze"} with input as update(new_image, rolled_back, []) with data.budgetgate.budgets as frozen
+}
+
+test_invalid_setting_is_a_config_denial if {
+	main.deny == {{
+		"msg": `data.budgetgate.config["canaryBelow"] is 25%, a string: use a number like the default 0.25`,
+		"policy": "config",
+	}} with input as deployment with data.budgetgate.config as {"canaryBelow": "25%"}
+}
+
+test_flagger_canary_with_low_budget_is_patched if {
+	canary := {
+		"apiVersion": "flagger.app/v1beta1",
+		"kind": "Canary",
+		"metadata": {"name": "podinfo", "namespace": "shop", "labels": {"budgetgate.dev/slo": "checkout"}},
+		"spec": {"skipAnalysis": true, "analysis": {"maxWeight": 50, "stepWeight": 20}},
+	}
+	main.patch == {
+		{"op": "add", "path": "/metadata/annotations", "value": {"budgetgate.dev/canary": "budget-canary"}},
+		{"op": "add", "path": "/spec/skipAnalysis", "value": false},
+		{"op": "add", "path": "/spec/analysis/stepWeight", "value": 10},
+	} with input as canary with data.budgetgate.budgets as low
+	{f.policy | some f in main.warn} == {"budget-canary"} with input as canary with data.budgetgate.budgets as low
+	main.deny == set() with input as canary with data.budgetgate.budgets as low
 }

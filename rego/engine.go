@@ -46,6 +46,19 @@ func (e *Engine) Load(ctx context.Context, source string, files Files) (*PolicyS
 	return set, nil
 }
 
+// SetData replaces the data document at path (for example
+// ["budgetgate", "budgets"]) in one transaction: evaluations that start after
+// it returns see the new value, running ones the old. The policy set stays
+// compiled: no recompilation per update. value must be JSON-compatible.
+func (e *Engine) SetData(ctx context.Context, path []string, value any) error {
+	return storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		if err := storage.MakeDir(ctx, e.store, txn, storage.Path(path[:len(path)-1])); err != nil {
+			return fmt.Errorf("creating data path %v: %w", path[:len(path)-1], err)
+		}
+		return e.store.Write(ctx, txn, storage.AddOp, storage.Path(path), value)
+	})
+}
+
 // Current is the policy set in use, or nil before the first Load.
 func (e *Engine) Current() *PolicySet { return e.current.Load() }
 

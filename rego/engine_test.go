@@ -273,3 +273,33 @@ func TestReadDirErrors(t *testing.T) {
 		t.Error("missing folder accepted")
 	}
 }
+
+func TestSetDataReachesDecisionsWithoutReload(t *testing.T) {
+	e := NewEngine(nil)
+	set := mustLoad(t, e, Files{"p.rego": []byte(`package main
+deny contains sprintf("%s is frozen", [k]) if {
+	some k, b in data.budgetgate.budgets
+	b.remaining <= 0
+}`)})
+	ctx := context.Background()
+	in := input(t, `{}`)
+	if d, _ := e.Evaluate(ctx, in); len(d.Failures) != 0 {
+		t.Fatalf("no budgets yet, got %v", msgs(d.Failures))
+	}
+	if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, map[string]any{"shop/cart": map[string]any{"remaining": -0.2}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Evaluate(ctx, in)
+	if err != nil || len(d.Failures) != 1 || d.Failures[0].Msg != "shop/cart is frozen" {
+		t.Fatalf("after SetData: %v %v", msgs(d.Failures), err)
+	}
+	if e.Current() != set {
+		t.Error("SetData recompiled the policy set")
+	}
+	if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := e.Evaluate(ctx, in); len(d.Failures) != 0 {
+		t.Fatalf("budgets replaced by an empty map, still %v", msgs(d.Failures))
+	}
+}

@@ -129,8 +129,8 @@ func findVerdictRules(modules map[string]*ast.Module) []verdictRule {
 	for _, m := range modules {
 		for _, r := range m.Rules {
 			ref := r.Head.Ref()
-			if len(ref) != 1 {
-				continue
+			if len(ref) != 1 || len(r.Head.Args) > 0 {
+				continue // functions and nested refs are helpers, not verdicts
 			}
 			name := ref[0].Value.(ast.Var).String()
 			kind, ok := kindOf(name)

@@ -61,6 +61,19 @@ func check(t *testing.T, resp *admissionv1.AdmissionResponse, w want) {
 
 const minReplicasWarning = "[min-replicas] Deployment shop/web: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler"
 
+const sloWarning = `[slo-declared] Deployment shop/web: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`
+
+// sloWarn makes slo-declared a plain warning: no canary patch, no canary denial.
+var sloWarn = obj{"budgetgate": obj{"config": obj{"actions": obj{"slo-declared": "warn"}}}}
+
+// withCanaryStrategy gives a Deployment the strategy the shipped library's
+// mutating webhook forces, as it would have patched it in (annotation aside).
+func withCanaryStrategy(o obj) {
+	spec(o)["strategy"] = obj{"type": "RollingUpdate", "rollingUpdate": obj{"maxSurge": 1, "maxUnavailable": 0}}
+	spec(o)["minReadySeconds"] = 30
+	spec(o)["progressDeadlineSeconds"] = 600
+}
+
 func TestValidateShippedLibrary(t *testing.T) {
 	ownerDryRun := obj{"budgetgate": obj{"config": obj{"actions": obj{"owner-label": "dryrun"}}}}
 	for _, tc := range []struct {
@@ -92,13 +105,65 @@ func TestValidateShippedLibrary(t *testing.T) {
 		object:    with(compliant("web"), setReplicas(1)),
 		want:      want{allowed: true, warnings: []string{minReplicasWarning}},
 	}, {
-		name:      "canary acts as warn: no slo label",
+		// slo-declared is canary: alone, the validating webhook sees the object
+		// the mutating webhook would have patched, and refuses the bypass.
+		name:      "canary without the mutating webhook: no slo label, no canary strategy",
 		operation: "CREATE",
 		object:    with(compliant("web"), dropLabel("budgetgate.dev/slo"), setReplicas(1)),
-		want: want{allowed: true, warnings: []string{
+		want: want{code: 403, message: "budgetgate: 1 policy failed:\n" + canaryDenial("web"), warnings: []string{
 			minReplicasWarning,
-			`[slo-declared] Deployment shop/web: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`,
+			sloWarning,
 		}},
+	}, {
+		name:      "canary with the canary strategy in place: warned",
+		operation: "CREATE",
+		object:    with(compliant("web"), dropLabel("budgetgate.dev/slo"), setReplicas(1), withCanaryStrategy),
+		want:      want{allowed: true, warnings: []string{minReplicasWarning, sloWarning}},
+	}, {
+		name:      "canary strategy in place with string intOrStrings, no annotation: warned",
+		operation: "CREATE",
+		object: with(compliant("web"), dropLabel("budgetgate.dev/slo"), func(o obj) {
+			spec(o)["strategy"] = obj{"type": "RollingUpdate", "rollingUpdate": obj{"maxSurge": "1", "maxUnavailable": "0%"}}
+			spec(o)["minReadySeconds"] = 45
+			spec(o)["progressDeadlineSeconds"] = 300
+		}),
+		want: want{allowed: true, warnings: []string{sloWarning}},
+	}, {
+		name:      "canary strategy half in place: minReadySeconds too short",
+		operation: "CREATE",
+		object: with(compliant("web"), dropLabel("budgetgate.dev/slo"), withCanaryStrategy, func(o obj) {
+			spec(o)["minReadySeconds"] = 10
+		}),
+		want: want{code: 403, message: "budgetgate: 1 policy failed:\n" + canaryDenial("web"), warnings: []string{sloWarning}},
+	}, {
+		name:      "slo-declared as warn: no canary, no denial",
+		data:      sloWarn,
+		operation: "CREATE",
+		object:    with(compliant("web"), dropLabel("budgetgate.dev/slo"), setReplicas(1)),
+		want:      want{allowed: true, warnings: []string{minReplicasWarning, sloWarning}},
+	}, {
+		name:      "slo-declared as warn: the broken object's denial has no canary line",
+		data:      sloWarn,
+		operation: "CREATE",
+		object:    broken("web"),
+		want:      want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "6 policies", "5 policies", 1), "[slo-declared]"), warnings: brokenWarnings("web")},
+	}, {
+		name:      "update of an object that kept the canary strategy",
+		operation: "UPDATE",
+		object:    with(compliant("web"), dropLabel("budgetgate.dev/slo"), withCanaryStrategy, setReplicas(4)),
+		oldObject: with(compliant("web"), dropLabel("budgetgate.dev/slo"), withCanaryStrategy),
+		want:      want{allowed: true, warnings: []string{sloWarning}},
+	}, {
+		name:      "update that drops the canary strategy, bypassing the mutating webhook",
+		operation: "UPDATE",
+		object:    with(compliant("web"), dropLabel("budgetgate.dev/slo"), func(o obj) { spec(o)["strategy"] = obj{"type": "Recreate"} }),
+		oldObject: with(compliant("web"), dropLabel("budgetgate.dev/slo"), withCanaryStrategy),
+		want:      want{code: 403, message: "budgetgate: 1 policy failed:\n" + canaryDenial("web"), warnings: []string{sloWarning}},
+	}, {
+		name:      "delete of an object without the canary strategy",
+		operation: "DELETE",
+		oldObject: with(compliant("web"), dropLabel("budgetgate.dev/slo")),
+		want:      want{allowed: true},
 	}, {
 		name:      "update to a compliant object",
 		operation: "UPDATE",
@@ -127,7 +192,7 @@ func TestValidateShippedLibrary(t *testing.T) {
 		data:      ownerDryRun,
 		operation: "CREATE",
 		object:    broken("web"),
-		want:      want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "5 policies", "4 policies", 1), "[owner-label]"), warnings: brokenWarnings("web")},
+		want:      want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "6 policies", "5 policies", 1), "[owner-label]"), warnings: brokenWarnings("web")},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newValidateEnv(t, shippedEngine(t, tc.data), testOptions(webhook.FailClosed))
@@ -278,23 +343,156 @@ patch contains {"op": "add", "path": "/metadata/labels/patched", "value": "yes"}
 		}
 	})
 
+	shipped := shippedEngine(t, nil)
 	for _, tc := range []struct {
-		name   string
-		engine *rego.Engine
-		object obj
+		name      string
+		engine    *rego.Engine
+		object    obj
+		wantPatch string // "" for a plain admission
 	}{
-		{"shipped library, compliant", shippedEngine(t, nil), compliant("web")},
-		{"shipped library, non-compliant: the validator owns the verdict", shippedEngine(t, nil), broken("web")},
-		{"patch set, object without labels", patchEngine, with(compliant("web"), func(o obj) { delete(metadata(o), "labels") })},
+		{"shipped library, compliant", shipped, compliant("web"), ""},
+		{"shipped library, non-compliant: the validator owns the verdict, the mutator forces the canary", shipped, broken("web"), canaryPatch},
+		{"shipped library, canary strategy already in place: only the annotation", shipped,
+			with(compliant("web"), dropLabel("budgetgate.dev/slo"), withCanaryStrategy),
+			`[{"op":"add","path":"/metadata/annotations","value":{"budgetgate.dev/canary":"slo-declared"}}]`},
+		{"shipped library, annotations and another strategy: replaced", shipped,
+			with(compliant("web"), dropLabel("budgetgate.dev/slo"), func(o obj) {
+				metadata(o)["annotations"] = obj{"team": "checkout"}
+				spec(o)["strategy"] = obj{"type": "Recreate"}
+				spec(o)["minReadySeconds"] = 10
+				spec(o)["progressDeadlineSeconds"] = 300
+			}),
+			`[` +
+				`{"op":"add","path":"/metadata/annotations/budgetgate.dev~1canary","value":"slo-declared"},` +
+				`{"op":"add","path":"/spec/minReadySeconds","value":30},` +
+				`{"op":"add","path":"/spec/strategy","value":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0},"type":"RollingUpdate"}}` +
+				`]`},
+		{"shipped library, slo-declared as warn: no canary", shippedEngine(t, sloWarn), broken("web"), ""},
+		{"patch set, object without labels", patchEngine, with(compliant("web"), func(o obj) { delete(metadata(o), "labels") }), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newMutateEnv(t, tc.engine, testOptions(webhook.FailClosed))
 			resp := admit(t, nil, e.url, reviewJSON("uid-m", "CREATE", tc.object, nil))
+			if tc.wantPatch == "" {
+				if !resp.Allowed || resp.Result != nil || len(resp.Warnings) != 0 || len(resp.Patch) != 0 || resp.PatchType != nil {
+					t.Errorf("want a plain admission, got %+v (patch %s)", resp, resp.Patch)
+				}
+				return
+			}
+			checkPatched(t, resp, tc.wantPatch)
+		})
+	}
+}
+
+// checkPatched checks a mutating webhook's admission with exactly the patch want.
+func checkPatched(t *testing.T, resp *admissionv1.AdmissionResponse, want string) {
+	t.Helper()
+	if !resp.Allowed || resp.Result != nil || len(resp.Warnings) != 0 {
+		t.Errorf("want a plain admission with a patch, got %+v (patch %s)", resp, resp.Patch)
+	}
+	if resp.PatchType == nil || *resp.PatchType != admissionv1.PatchTypeJSONPatch {
+		t.Errorf("patchType = %v, want JSONPatch", resp.PatchType)
+	}
+	if string(resp.Patch) != want {
+		t.Errorf("patch:\n got: %s\nwant: %s", resp.Patch, want)
+	}
+}
+
+// applyPatch applies a JSON Patch to o as the API server does.
+func applyPatch(t *testing.T, o obj, patch []byte) obj {
+	t.Helper()
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		t.Fatalf("the patch is no RFC 6902 patch: %v\n%s", err, patch)
+	}
+	after, err := p.Apply(reviewObject(t, o))
+	if err != nil {
+		t.Fatalf("applying the patch: %v\n%s", err, patch)
+	}
+	return decodeObject(t, after)
+}
+
+// TestCanaryFlow runs a canary finding through both webhooks in the order the
+// API server calls them: mutating webhook, patch applied, validating webhook.
+func TestCanaryFlow(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		object   obj
+		warnings []string
+	}{{
+		name:     "no slo label, too few replicas",
+		object:   with(compliant("web"), dropLabel("budgetgate.dev/slo"), setReplicas(1)),
+		warnings: []string{minReplicasWarning, sloWarning},
+	}, {
+		name:     "no slo label",
+		object:   with(compliant("web"), dropLabel("budgetgate.dev/slo")),
+		warnings: []string{sloWarning},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			engine := shippedEngine(t, nil)
+			opts := testOptions(webhook.FailClosed)
+			mutator := newMutateEnv(t, engine, opts)
+			validator := newValidateEnv(t, engine, opts)
+
+			// The validating webhook alone refuses the unpatched object.
+			resp := admit(t, nil, validator.url, reviewJSON("uid-bypass", "CREATE", tc.object, nil))
+			check(t, resp, want{code: 403, message: "budgetgate: 1 policy failed:\n" + canaryDenial("web"), warnings: tc.warnings})
+
+			// The API server: mutate, apply the patch, validate the result.
+			resp = admit(t, nil, mutator.url, reviewJSON("uid-1", "CREATE", tc.object, nil))
+			checkPatched(t, resp, canaryPatch)
+			patched := applyPatch(t, tc.object, resp.Patch)
+			wantObject := with(tc.object, withCanaryStrategy, func(o obj) {
+				metadata(o)["annotations"] = obj{"budgetgate.dev/canary": "slo-declared"}
+			})
+			if got, want := reviewObject(t, patched), reviewObject(t, wantObject); string(got) != string(want) {
+				t.Fatalf("patched object:\n got: %s\nwant: %s", got, want)
+			}
+			resp = admit(t, nil, validator.url, reviewJSON("uid-1", "CREATE", patched, nil))
+			check(t, resp, want{allowed: true, warnings: tc.warnings})
+
+			// The mutation is idempotent: a second pass (a reinvocation, or a
+			// later update of the stored object) patches nothing.
+			resp = admit(t, nil, mutator.url, reviewJSON("uid-2", "CREATE", patched, nil))
 			if !resp.Allowed || resp.Result != nil || len(resp.Warnings) != 0 || len(resp.Patch) != 0 || resp.PatchType != nil {
-				t.Errorf("want a plain admission, got %+v (patch %s)", resp, resp.Patch)
+				t.Errorf("second pass: want a plain admission, got %+v (patch %s)", resp, resp.Patch)
+			}
+			resp = admit(t, nil, mutator.url, reviewJSON("uid-3", "UPDATE", with(patched, setReplicas(5)), patched))
+			if !resp.Allowed || len(resp.Patch) != 0 || resp.PatchType != nil {
+				t.Errorf("update of the patched object: want a plain admission, got %+v (patch %s)", resp, resp.Patch)
+			}
+
+			for _, c := range []struct {
+				e        *env
+				hook     string
+				decision string
+				want     float64
+			}{
+				{mutator, "mutate", "patched", 1},
+				{mutator, "mutate", "allowed", 2},
+				{validator, "validate", "denied", 1},
+				{validator, "validate", "warned", 1},
+			} {
+				if got := requests(t, c.e, c.hook, c.decision); got != c.want {
+					t.Errorf("requests{%s,%s} = %v, want %v", c.hook, c.decision, got, c.want)
+				}
 			}
 		})
 	}
+
+	t.Run("slo-declared as warn: no patch, no denial", func(t *testing.T) {
+		engine := shippedEngine(t, sloWarn)
+		opts := testOptions(webhook.FailClosed)
+		mutator := newMutateEnv(t, engine, opts)
+		validator := newValidateEnv(t, engine, opts)
+		object := with(compliant("web"), dropLabel("budgetgate.dev/slo"), setReplicas(1))
+		resp := admit(t, nil, mutator.url, reviewJSON("uid-1", "CREATE", object, nil))
+		if !resp.Allowed || resp.Result != nil || len(resp.Warnings) != 0 || len(resp.Patch) != 0 || resp.PatchType != nil {
+			t.Errorf("mutate: want a plain admission, got %+v (patch %s)", resp, resp.Patch)
+		}
+		resp = admit(t, nil, validator.url, reviewJSON("uid-1", "CREATE", object, nil))
+		check(t, resp, want{allowed: true, warnings: []string{minReplicasWarning, sloWarning}})
+	})
 }
 
 func TestEvaluationErrors(t *testing.T) {
@@ -493,7 +691,7 @@ func TestConcurrentRequests(t *testing.T) {
 					errs <- fmt.Errorf("%s: answered with uid %q", uid, resp.UID)
 				case good && (!resp.Allowed || len(resp.Warnings) != 0):
 					errs <- fmt.Errorf("%s: compliant object got %+v", uid, resp)
-				case !good && (resp.Allowed || resp.Result == nil || resp.Result.Message != brokenMessage(name)):
+				case !good && (resp.Allowed || resp.Result == nil || resp.Result.Message != brokenMessage(name) || !reflect.DeepEqual(resp.Warnings, brokenWarnings(name))):
 					errs <- fmt.Errorf("%s: non-compliant object got %+v", uid, resp)
 				}
 			}

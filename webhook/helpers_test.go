@@ -290,8 +290,9 @@ func setReplicas(n int) func(obj) {
 	return func(o obj) { spec(o)["replicas"] = n }
 }
 
-// broken fails owner-label, probes, resources and image-pinned (twice), and
-// would warn min-replicas and slo-declared.
+// broken fails owner-label, probes, resources and image-pinned (twice), warns
+// min-replicas and slo-declared, and (slo-declared being canary) lacks the
+// canary strategy the mutating webhook would have forced.
 func broken(name string) obj {
 	return with(compliant(name), dropLabel("owner"), dropLabel("budgetgate.dev/slo"), setReplicas(1), func(o obj) {
 		c := container(o)
@@ -311,14 +312,31 @@ func broken(name string) obj {
 func brokenMessage(name string) string {
 	ref := "Deployment shop/" + name
 	return strings.Join([]string{
-		"budgetgate: 5 policies failed:",
+		"budgetgate: 6 policies failed:",
 		`[image-pinned] ` + ref + `: container "app" image "nginx" has no tag: set spec.template.spec.containers[0].image to a fixed version`,
 		`[image-pinned] ` + ref + `: container "sidecar" image "busybox:latest" uses the tag latest: set spec.template.spec.containers[1].image to a fixed version`,
 		`[owner-label] ` + ref + `: metadata.labels has no "owner" label: add metadata.labels.owner naming the owning team`,
 		`[probes] ` + ref + `: container "app" has no readinessProbe: set spec.template.spec.containers[0].readinessProbe`,
 		`[resources] ` + ref + `: container "app" has no resources.requests.cpu, resources.requests.memory, resources.limits.memory: set spec.template.spec.containers[0].resources`,
+		canaryDenial(name),
 	}, "\n")
 }
+
+// canaryDenial is the line a validating webhook answers for the Deployment
+// shop/name whose canary finding (slo-declared) was not patched in.
+func canaryDenial(name string) string {
+	return `[slo-declared] Deployment shop/` + name + ` must roll out as a canary (slo-declared), but its strategy is not the canary strategy: is budgetgate's mutating webhook installed and called before this one?`
+}
+
+// canaryPatch is the JSON Patch the shipped library's mutating webhook answers
+// for a Deployment without annotations, strategy, minReadySeconds and
+// progressDeadlineSeconds whose only canary finding is slo-declared.
+const canaryPatch = `[` +
+	`{"op":"add","path":"/metadata/annotations","value":{"budgetgate.dev/canary":"slo-declared"}},` +
+	`{"op":"add","path":"/spec/minReadySeconds","value":30},` +
+	`{"op":"add","path":"/spec/progressDeadlineSeconds","value":600},` +
+	`{"op":"add","path":"/spec/strategy","value":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0},"type":"RollingUpdate"}}` +
+	`]`
 
 // brokenWarnings are the warnings that travel with the denial of broken(name).
 func brokenWarnings(name string) []string {

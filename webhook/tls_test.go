@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,9 +69,12 @@ func TestOverTLS(t *testing.T) {
 	check(t, resp, want{code: 403, message: brokenMessage("web"), warnings: brokenWarnings("web")})
 
 	resp = admit(t, client, base+"/mutate", reviewJSON("uid-tls-m", "CREATE", broken("web"), nil))
-	if !resp.Allowed || len(resp.Patch) != 0 {
-		t.Errorf("mutate: want a plain admission, got %+v", resp)
-	}
+	checkPatched(t, resp, canaryPatch)
+
+	// The patched object is refused only for the failures the patch cannot fix.
+	patched := applyPatch(t, broken("web"), resp.Patch)
+	resp = admit(t, client, base+"/validate", reviewJSON("uid-tls-2", "CREATE", patched, nil))
+	check(t, resp, want{code: 403, message: withoutLine(strings.Replace(brokenMessage("web"), "6 policies", "5 policies", 1), "[slo-declared]"), warnings: brokenWarnings("web")})
 
 	// A client that does not trust the CA is refused the handshake.
 	_, err := http.Post(base+"/validate", "application/json", nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -542,15 +543,299 @@ patch contains {"op": "add", "path": "/metadata/annotations", "value": {"budgetg
 		}
 	})
 	t.Run("shipped library", func(t *testing.T) {
-		// slo-declared is canary by default: check reports it as a warning.
-		// (The shipped library has no patch rule yet, so no patch is asserted.)
+		// slo-declared is canary by default: check reports it as a warning (a
+		// raw manifest is not denied for lacking the canary strategy: only the
+		// validating webhook, after the mutating one, does that) and shows the
+		// patch the mutating webhook would apply.
 		m := writeFile(t, dir, "no-slo.yaml", strings.Replace(compliant, "    budgetgate.dev/slo: checkout\n", "", 1))
 		r := runCLI(t, "", "check", "--show-patches", m)
-		if r.code != 0 {
+		if r.code != 0 || r.stderr != "" {
 			t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
 		}
-		if !strings.Contains(r.stdout, "slo-declared") {
-			t.Errorf("no slo-declared warning:\n%s", r.stdout)
+		const (
+			object  = "Deployment shop/checkout"
+			message = `Deployment shop/checkout: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`
+		)
+		loc := m + ":1"
+		fileWidth := len(loc) + 2
+		want := fmt.Sprintf("%-9s%-*s%-26s%-14s%s\n", "RESULT", fileWidth, "FILE", "OBJECT", "RULE", "MESSAGE") +
+			fmt.Sprintf("%-9s%-*s%-26s%-14s%s\n", "warning", fileWidth, loc, object, "slo-declared", message) +
+			"\n" +
+			"patch for " + object + " (" + loc + "):\n" +
+			deploymentPatchTable +
+			"\n" +
+			"1 document in 1 file: 0 failures, 1 warning, 0 dryrun findings, 1 patched document\n"
+		if r.stdout != want {
+			t.Errorf("stdout:\n got:\n%s\nwant:\n%s", r.stdout, want)
+		}
+
+		r = runCLI(t, "", "check", m)
+		if r.code != 0 || strings.Contains(r.stdout, "patch") || !strings.HasSuffix(r.stdout, "\n1 document in 1 file: 0 failures, 1 warning, 0 dryrun findings\n") {
+			t.Errorf("without --show-patches: exit %d\n%s", r.code, r.stdout)
+		}
+
+		r = runCLI(t, "", "check", "--show-patches", "-o", "json", m)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+		}
+		rs := parseExactJSON(t, r.stdout)
+		if len(rs) != 1 || rs[0].Filename != m || rs[0].Namespace != "main" || len(rs[0].Failures) != 0 {
+			t.Fatalf("want one entry for %s without failures:\n%s", m, r.stdout)
+		}
+		if got := compact(t, rs[0].Warnings); got != `[{"msg":`+jsonString(t, message)+`,"metadata":{"action":"canary","policy":"slo-declared"}}]` {
+			t.Errorf("warnings = %s", got)
+		}
+		if len(rs[0].Patches) != 1 {
+			t.Fatalf("want one patched document:\n%s", r.stdout)
+		}
+		p := rs[0].Patches[0]
+		if p.Object != object || p.Line != 1 {
+			t.Errorf("patch for %q line %d, want %q line 1", p.Object, p.Line, object)
+		}
+		if got := compact(t, p.Patch); got != deploymentPatch {
+			t.Errorf("patch:\n got: %s\nwant: %s", got, deploymentPatch)
+		}
+	})
+	t.Run("shipped library, slo-declared as warn: no patch", func(t *testing.T) {
+		m := writeFile(t, dir, "no-slo.yaml", strings.Replace(compliant, "    budgetgate.dev/slo: checkout\n", "", 1))
+		data := writeFile(t, dir, "slo-warn.json", `{"budgetgate":{"config":{"actions":{"slo-declared":"warn"}}}}`)
+		r := runCLI(t, "", "check", "--show-patches", "-d", data, "-o", "json", m)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+		}
+		rs := parseExactJSON(t, r.stdout)
+		if len(rs) != 1 || len(rs[0].Patches) != 0 || len(rs[0].Failures) != 0 || len(rs[0].Warnings) != 1 {
+			t.Fatalf("want one warning and no patch:\n%s", r.stdout)
+		}
+		if got := compact(t, rs[0].Warnings[0].Metadata); got != `{"action":"warn","policy":"slo-declared"}` {
+			t.Errorf("warning metadata = %s", got)
+		}
+	})
+	t.Run("shipped library, compliant: no patch", func(t *testing.T) {
+		m := writeFile(t, dir, "compliant.yaml", compliant)
+		r := runCLI(t, "", "check", "--show-patches", m)
+		const want = "\n1 document in 1 file: 0 failures, 0 warnings, 0 dryrun findings, 0 patched documents\n"
+		if r.code != 0 || r.stdout != want {
+			t.Errorf("exit %d, stdout:\n got: %q\nwant: %q", r.code, r.stdout, want)
+		}
+	})
+}
+
+// deploymentPatch is the shipped library's canary patch for a Deployment
+// without annotations, strategy, minReadySeconds and progressDeadlineSeconds
+// whose only canary finding is slo-declared.
+const deploymentPatch = `[` +
+	`{"op":"add","path":"/metadata/annotations","value":{"budgetgate.dev/canary":"slo-declared"}},` +
+	`{"op":"add","path":"/spec/minReadySeconds","value":30},` +
+	`{"op":"add","path":"/spec/progressDeadlineSeconds","value":600},` +
+	`{"op":"add","path":"/spec/strategy","value":{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0},"type":"RollingUpdate"}}` +
+	`]`
+
+// deploymentPatchTable is deploymentPatch as the table prints it.
+const deploymentPatchTable = `  [
+    {
+      "op": "add",
+      "path": "/metadata/annotations",
+      "value": {
+        "budgetgate.dev/canary": "slo-declared"
+      }
+    },
+    {
+      "op": "add",
+      "path": "/spec/minReadySeconds",
+      "value": 30
+    },
+    {
+      "op": "add",
+      "path": "/spec/progressDeadlineSeconds",
+      "value": 600
+    },
+    {
+      "op": "add",
+      "path": "/spec/strategy",
+      "value": {
+        "rollingUpdate": {
+          "maxSurge": 1,
+          "maxUnavailable": 0
+        },
+        "type": "RollingUpdate"
+      }
+    }
+  ]
+`
+
+// rolloutCanaryStrategy is the strategy the shipped library forces on an Argo
+// Rollout, with its default parameters (steps of 25%, 5m pauses).
+const rolloutCanaryStrategy = `{"canary":{"steps":[` +
+	`{"setWeight":25},{"pause":{"duration":"5m"}},` +
+	`{"setWeight":50},{"pause":{"duration":"5m"}},` +
+	`{"setWeight":75},{"pause":{"duration":"5m"}}` +
+	`]}}`
+
+// exactResult is conftestResult with warnings and patches kept as the bytes
+// check wrote, so they are compared exactly.
+type exactResult struct {
+	Filename  string `json:"filename"`
+	Namespace string `json:"namespace"`
+	Successes int    `json:"successes"`
+	Warnings  []struct {
+		Msg      string          `json:"msg"`
+		Metadata json.RawMessage `json:"metadata"`
+	} `json:"warnings"`
+	Failures []struct {
+		Msg      string          `json:"msg"`
+		Metadata json.RawMessage `json:"metadata"`
+	} `json:"failures"`
+	Patches []struct {
+		Object string          `json:"object"`
+		Line   int             `json:"line"`
+		Patch  json.RawMessage `json:"patch"`
+	} `json:"patches"`
+}
+
+func parseExactJSON(t *testing.T, out string) []exactResult {
+	t.Helper()
+	var rs []exactResult
+	if err := json.Unmarshal([]byte(out), &rs); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, out)
+	}
+	return rs
+}
+
+// compact is v as compact JSON: a json.RawMessage keeps its key order.
+func compact(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func jsonString(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestCheckShowPatchesRollouts checks the canary patch on the Argo Rollouts
+// examples of the corpus: a blueGreen strategy is replaced by canary steps,
+// canary steps without pauses get the forced steps, and steps already within
+// the limits only get the annotation.
+func TestCheckShowPatchesRollouts(t *testing.T) {
+	dir := filepath.Join(corpus, "argo-rollouts")
+	const annotation = `{"op":"add","path":"/metadata/annotations","value":{"budgetgate.dev/canary":"slo-declared"}}`
+	steps := strings.TrimSuffix(strings.TrimPrefix(rolloutCanaryStrategy, `{"canary":{"steps":`), `}}`)
+	for _, tc := range []struct {
+		file, object string
+		patch        string
+	}{
+		{"rollout-bluegreen.yaml", "Rollout rollout-bluegreen",
+			`[` + annotation + `,{"op":"add","path":"/spec/strategy","value":` + rolloutCanaryStrategy + `}]`},
+		{"rollout-canary.yaml", "Rollout rollout-canary", `[` + annotation + `]`},
+		{"rollout-background-analysis.yaml", "Rollout rollout-background-analysis", `[` + annotation + `]`},
+		{"rollout-rolling-update.yaml", "Rollout rollout-rollingupdate",
+			`[` + annotation + `,{"op":"add","path":"/spec/strategy/canary/steps","value":` + steps + `}]`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f := filepath.Join(dir, tc.file)
+			r := runCLI(t, "", "check", "--show-patches", "-o", "json", f)
+			if r.code != 1 || r.stderr != "" {
+				t.Fatalf("exit %d, want 1 (the examples have no owner label): %s\n%s", r.code, r.stderr, r.stdout)
+			}
+			rs := parseExactJSON(t, r.stdout)
+			if len(rs) != 1 || len(rs[0].Patches) != 1 {
+				t.Fatalf("want one entry with one patched document:\n%s", r.stdout)
+			}
+			p := rs[0].Patches[0]
+			if p.Object != tc.object || p.Line != 1 {
+				t.Errorf("patch for %q line %d, want %q line 1", p.Object, p.Line, tc.object)
+			}
+			if got := compact(t, p.Patch); got != tc.patch {
+				t.Errorf("patch:\n got: %s\nwant: %s", got, tc.patch)
+			}
+			found := false
+			for _, w := range rs[0].Warnings {
+				if w.Msg == tc.object+`: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective` &&
+					compact(t, w.Metadata) == `{"action":"canary","policy":"slo-declared"}` {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no canary slo-declared warning for %s:\n%s", tc.object, r.stdout)
+			}
+			for _, fl := range rs[0].Failures {
+				if strings.Contains(fl.Msg, "must roll out as a canary") || strings.Contains(string(fl.Metadata), `"canary"`) {
+					t.Errorf("a raw manifest is denied for its strategy: %s", fl.Msg)
+				}
+			}
+		})
+	}
+
+	t.Run("rollout-bluegreen.yaml/table", func(t *testing.T) {
+		f := filepath.Join(dir, "rollout-bluegreen.yaml")
+		r := runCLI(t, "", "check", "--show-patches", f)
+		if r.code != 1 || r.stderr != "" {
+			t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+		}
+		block := "\npatch for Rollout rollout-bluegreen (" + f + ":1):\n" + `  [
+    {
+      "op": "add",
+      "path": "/metadata/annotations",
+      "value": {
+        "budgetgate.dev/canary": "slo-declared"
+      }
+    },
+    {
+      "op": "add",
+      "path": "/spec/strategy",
+      "value": {
+        "canary": {
+          "steps": [
+            {
+              "setWeight": 25
+            },
+            {
+              "pause": {
+                "duration": "5m"
+              }
+            },
+            {
+              "setWeight": 50
+            },
+            {
+              "pause": {
+                "duration": "5m"
+              }
+            },
+            {
+              "setWeight": 75
+            },
+            {
+              "pause": {
+                "duration": "5m"
+              }
+            }
+          ]
+        }
+      }
+    }
+  ]
+
+3 documents in 1 file: 3 failures, 1 warning, 0 dryrun findings, 1 patched document
+`
+		if !strings.HasSuffix(r.stdout, block) {
+			t.Errorf("stdout does not end with the patch and summary:\n got:\n%s\nwant suffix:\n%s", r.stdout, block)
+		}
+		if strings.Contains(r.stdout, "blueGreen") {
+			t.Errorf("the patch keeps blueGreen:\n%s", r.stdout)
 		}
 	})
 }

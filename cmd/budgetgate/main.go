@@ -74,6 +74,6 @@ declarative release requirements, with the same Rego policies in the cluster
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheckCommand(stdin), newServeCommand(), newVersionCommand())
+	root.AddCommand(newCheckCommand(stdin), newServeCommand(), newDemoCommand(), newVersionCommand())
 	return root
 }

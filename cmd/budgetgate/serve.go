@@ -105,8 +105,7 @@ func serve(ctx context.Context, log logr.Logger, engine *rego.Engine, f serveFla
 	metrics := webhook.NewMetrics(reg)
 
 	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Port: f.port, CertDir: f.certDir})
-	server.Register("/validate", webhook.Serve("validate", &webhook.Validator{Engine: engine, Options: opts, Log: log.WithName("validate"), Metrics: metrics}, log, metrics))
-	server.Register("/mutate", webhook.Serve("mutate", &webhook.Mutator{Engine: engine, Options: opts, Log: log.WithName("mutate")}, log, metrics))
+	webhook.Register(server, engine, opts, log, metrics)
 
 	health := http.NewServeMux()
 	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })

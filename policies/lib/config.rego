@@ -40,6 +40,16 @@ default_parameters := {
 	"probes": {"liveness": false},
 	"image-pinned": {"digest": false},
 	"min-replicas": {"minimum": 2},
+	# The strategy a canary action forces (not a rule id: every rule whose
+	# action is canary uses it).
+	"canary": {
+		"minReadySeconds": 30,
+		"progressDeadlineSeconds": 600,
+		"maxStepWeight": 25,
+		"pause": "5m",
+		# Flagger Canary: the largest analysis step weight (percent of traffic).
+		"maxFlaggerStepWeight": 10,
+	},
 }
 
 # parameter(policy, key) is config.parameters[policy][key], else its default.
@@ -64,4 +74,33 @@ invalid_parameters contains [policy, key] if {
 	some key, value in parameters
 	value != null
 	wrong_type(policy, key, value)
+}
+
+# Top-level settings of data.budgetgate.config (DESIGN.md, data documents):
+# the error budget thresholds (fractions of the budget, the same scale as a
+# budget's remaining) and the groups whose members may break the glass.
+default_settings := {
+	"canaryBelow": 0.25,
+	"freezeBelow": 0.0,
+	"breakGlassGroups": [],
+}
+
+# setting(key) is config[key], else its default; as with parameters, a null
+# value or one of another type than the default gives the default (and
+# invalid_settings names it).
+setting(key) := config[key] if has_setting(key)
+
+setting(key) := default_settings[key] if not has_setting(key)
+
+has_setting(key) if {
+	value := config[key]
+	value != null
+	type_name(value) == type_name(default_settings[key])
+}
+
+invalid_settings contains key if {
+	some key, default_value in default_settings
+	value := config[key]
+	value != null
+	type_name(value) != type_name(default_value)
 }

@@ -82,3 +82,30 @@ test_parameter_of_the_wrong_type_gives_the_default_and_is_named if {
 	config.parameter("probes", "liveness") == false with data.budgetgate.config as cfg
 	config.invalid_parameters == {["min-replicas", "minimum"], ["probes", "liveness"]} with data.budgetgate.config as cfg
 }
+
+test_default_settings if {
+	config.setting("canaryBelow") == 0.25
+	config.setting("freezeBelow") == 0
+	config.setting("breakGlassGroups") == []
+	config.invalid_settings == set()
+}
+
+test_configured_settings if {
+	cfg := {"canaryBelow": 0.5, "freezeBelow": 0.1, "breakGlassGroups": ["sre-oncall"]}
+	config.setting("canaryBelow") == 0.5 with data.budgetgate.config as cfg
+	config.setting("freezeBelow") == 0.1 with data.budgetgate.config as cfg
+	config.setting("breakGlassGroups") == ["sre-oncall"] with data.budgetgate.config as cfg
+	config.invalid_settings == set() with data.budgetgate.config as cfg
+}
+
+test_setting_of_the_wrong_type_gives_the_default_and_is_named if {
+	cfg := {"canaryBelow": "25%", "freezeBelow": null, "breakGlassGroups": "sre-oncall"}
+	config.setting("canaryBelow") == 0.25 with data.budgetgate.config as cfg
+	config.setting("freezeBelow") == 0 with data.budgetgate.config as cfg
+	config.setting("breakGlassGroups") == [] with data.budgetgate.config as cfg
+	config.invalid_settings == {"canaryBelow", "breakGlassGroups"} with data.budgetgate.config as cfg
+}
+
+test_flagger_step_weight_default if {
+	config.parameter("canary", "maxFlaggerStepWeight") == 10
+}

@@ -90,6 +90,13 @@ workload_kinds := {
 
 is_workload if kind in workload_kinds[group]
 
+# A Flagger Canary (flagger.app) drives the progressive rollout of the
+# Deployment it targets; it is no workload, but the budget rules judge it.
+is_flagger_canary if {
+	group == "flagger.app"
+	kind == "Canary"
+}
+
 # Long-running workloads serve traffic: they need readiness probes and SLOs.
 # A bare Pod is long-running unless it is meant to run to completion.
 is_long_running if {
@@ -170,3 +177,48 @@ gated if {
 
 # finding builds the result object every shipped rule returns.
 finding(policy, msg) := {"msg": sprintf("%s: %s", [ref, msg]), "policy": policy}
+
+# annotation_patch(wanted) is the JSON Patch that gives the object the
+# annotations in wanted (key -> value; a null value means "absent"). Every
+# feature that marks objects (the canary annotation, the previous template)
+# merges its keys into one wanted object, so their operations never conflict:
+# an object without annotations gets ONE op adding the whole annotations
+# object, one with annotations gets one op per key ("/" escaped as "~1").
+# Keys already as wanted give no op: the patch is idempotent.
+annotation_patch(wanted) := {{"op": "add", "path": "/metadata/annotations", "value": present}} if {
+	not has_annotations
+	present := {key: value | some key, value in wanted; value != null}
+	count(present) > 0
+}
+
+annotation_patch(wanted) := set() if {
+	not has_annotations
+	every value in wanted {
+		value == null
+	}
+}
+
+annotation_patch(wanted) := ops if {
+	has_annotations
+	ops := {op |
+		some key, value in wanted
+		op := annotation_op(key, value)
+	}
+}
+
+annotation_op(key, value) := {"op": "add", "path": annotation_path(key), "value": value} if {
+	value != null
+	not annotations[key] == value
+}
+
+annotation_op(key, null) := {"op": "remove", "path": annotation_path(key)} if {
+	some key2, _ in annotations
+	key2 == key
+}
+
+# has_annotations holds when metadata.annotations is an object to add keys to
+# (a helper rule: "not is_object(<undefined>)" is undefined, not true).
+has_annotations if is_object(object.metadata.annotations)
+
+# annotation_path is the JSON Pointer of an annotation (RFC 6901 escaping).
+annotation_path(key) := concat("/", ["/metadata/annotations", replace(replace(key, "~", "~0"), "/", "~1")])

@@ -248,3 +248,46 @@ test_unexpected_or_non_controller_owners_bypass_nothing if {
 test_finding_names_the_object if {
 	k8s.finding("owner-label", "fix it") == {"msg": "Deployment shop/checkout: fix it", "policy": "owner-label"} with input as deployment
 }
+
+# annotation_patch: every annotation budgetgate keeps, merged into one patch
+
+test_annotation_patch_without_annotations_adds_one_object if {
+	wanted := {"budgetgate.dev/canary": "budget-canary", "budgetgate.dev/previous-template": "abc", "gone": null}
+	k8s.annotation_patch(wanted) == {{
+		"op": "add",
+		"path": "/metadata/annotations",
+		"value": {"budgetgate.dev/canary": "budget-canary", "budgetgate.dev/previous-template": "abc"},
+	}} with input as deployment
+	k8s.annotation_patch({"gone": null}) == set() with input as deployment
+	k8s.annotation_patch({}) == set() with input as deployment
+
+	# annotations that are no object are replaced whole
+	obj := json.patch(deployment, [{"op": "add", "path": "/metadata/annotations", "value": "x"}])
+	k8s.annotation_patch({"a/b": "c"}) == {{"op": "add", "path": "/metadata/annotations", "value": {"a/b": "c"}}} with input as obj
+}
+
+test_annotation_patch_with_annotations_one_op_per_key if {
+	obj := json.patch(deployment, [{"op": "add", "path": "/metadata/annotations", "value": {"team": "x", "budgetgate.dev/previous-template": "old", "same": "v", "a~b": "1"}}])
+	k8s.annotation_patch({
+		"budgetgate.dev/canary": "budget-canary",
+		"budgetgate.dev/previous-template": null,
+		"same": "v",
+		"absent": null,
+		"a~b": "2",
+	}) == {
+		{"op": "add", "path": "/metadata/annotations/budgetgate.dev~1canary", "value": "budget-canary"},
+		{"op": "remove", "path": "/metadata/annotations/budgetgate.dev~1previous-template"},
+		{"op": "add", "path": "/metadata/annotations/a~0b", "value": "2"},
+	} with input as obj
+}
+
+test_annotation_patch_is_idempotent if {
+	wanted := {"budgetgate.dev/canary": "x", "budgetgate.dev/previous-template": "h", "drop": null}
+	obj := json.patch(deployment, [{"op": "add", "path": "/metadata/annotations", "value": {"drop": "me"}}])
+	every o in [deployment, obj] {
+		ops := k8s.annotation_patch(wanted) with input as o
+		patched := json.patch(o, [op | some op in ops])
+		k8s.annotation_patch(wanted) == set() with input as patched
+		object.get(patched.metadata.annotations, "drop", "none") == "none"
+	}
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+
+	"github.com/budgetgate/budgetgate/examples"
+	"github.com/budgetgate/budgetgate/localcluster"
+	"github.com/budgetgate/budgetgate/manifest"
+	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/webhook"
+)
+
+// assetsScript builds the control plane binaries from the Go module proxy.
+const assetsScript = "hack/envtest-assets.sh"
+
+func newDemoCommand() *cobra.Command {
+	var (
+		pf     policyFlags
+		assets string
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run budgetgate's webhooks in a local control plane and apply the example workloads",
+		Long: `demo starts a real kube-apiserver and etcd on this machine (no cluster, no
+containers), registers budgetgate's webhooks in it, applies the bundled example
+workloads with kubectl, prints what happened to each (allowed, denied with the
+reasons, forced into canary, warned) and shuts everything down.
+
+The control plane binaries come from --assets, else $KUBEBUILDER_ASSETS, else
+they are built once by hack/envtest-assets.sh (run from a budgetgate clone;
+the first build takes about 8 minutes on 2 cores, later runs seconds).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			engine, err := demoEngine(cmd.Context(), pf)
+			if err != nil {
+				return badInput(err)
+			}
+			dir, err := resolveAssets(cmd.Context(), assets, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd.Context(), out, dir, engine)
+		},
+	}
+	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
+	cmd.Flags().StringArrayVarP(&pf.data, "data", "d", nil, "data document (default: the bundled examples/data.yaml)")
+	cmd.Flags().StringVar(&assets, "assets", "", "folder with kube-apiserver, etcd and kubectl")
+	return cmd
+}
+
+// demoEngine loads the policies with the example data document unless --data names others.
+func demoEngine(ctx context.Context, pf policyFlags) (*rego.Engine, error) {
+	if len(pf.data) > 0 {
+		return pf.engine(ctx)
+	}
+	text, err := fs.ReadFile(examples.FS, "data.yaml")
+	if err != nil {
+		return nil, err
+	}
+	docs, err := manifest.Decode("examples/data.yaml", text)
+	if err != nil {
+		return nil, err
+	}
+	files, source, err := pf.files()
+	if err != nil {
+		return nil, err
+	}
+	e := rego.NewEngine(docs[0].Object)
+	if _, err := e.Load(ctx, source, files); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func resolveAssets(ctx context.Context, flag string, progress io.Writer) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if env := os.Getenv("KUBEBUILDER_ASSETS"); env != "" {
+		return env, nil
+	}
+	if _, err := os.Stat(assetsScript); err != nil {
+		return "", badInput(fmt.Errorf("no control plane binaries: pass --assets DIR, set KUBEBUILDER_ASSETS, or run the demo from a budgetgate clone so %s can build them", assetsScript))
+	}
+	fmt.Fprintf(progress, "building the control plane binaries with %s (once; cached afterwards)...\n", assetsScript)
+	cmd := exec.CommandContext(ctx, "bash", assetsScript)
+	cmd.Stderr = progress
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s failed: %w", assetsScript, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func runDemo(ctx context.Context, out io.Writer, assets string, engine *rego.Engine) (err error) {
+	fmt.Fprintf(out, "starting etcd and kube-apiserver from %s with budgetgate's webhooks...\n", assets)
+	start := time.Now()
+	cluster, err := localcluster.Start(ctx, localcluster.Options{AssetsDir: assets, Engine: engine, Webhook: webhook.DefaultOptions(), Log: logr.Discard()})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "\nstopping the control plane...")
+		err = errors.Join(err, cluster.Stop())
+	}()
+	fmt.Fprintf(out, "up in %s\n", time.Since(start).Round(100*time.Millisecond))
+
+	if r := cluster.Kubectl(ctx, nil, "create", "namespace", "shop"); r.Err != nil {
+		return fmt.Errorf("creating namespace shop: %s", r.Stderr)
+	}
+	names, err := fs.Glob(examples.FS, "workloads/*.yaml")
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		text, err := fs.ReadFile(examples.FS, name)
+		if err != nil {
+			return err
+		}
+		docs, err := manifest.Decode("examples/"+name, text)
+		if err != nil {
+			return err
+		}
+		for _, doc := range docs {
+			if ctx.Err() != nil {
+				return nil // interrupted: shut down cleanly
+			}
+			if err := applyAndReport(ctx, out, cluster, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyAndReport applies one document as a user would and says what budgetgate did.
+func applyAndReport(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, doc manifest.Document) error {
+	body, err := json.Marshal(doc.Object)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n$ kubectl apply -f %s   # %s\n", doc.File, doc.Name())
+	r := cluster.Kubectl(ctx, body, "apply", "-f", "-")
+	warnings := warningLines(r.Stderr)
+	if r.Err != nil {
+		if _, reasons, found := strings.Cut(r.Stderr, "denied the request: "); found {
+			fmt.Fprintln(out, "  DENIED")
+			for _, line := range strings.Split(strings.TrimSpace(reasons), "\n")[1:] {
+				fmt.Fprintln(out, "    "+line)
+			}
+			for _, w := range warnings {
+				fmt.Fprintln(out, "    warning: "+w)
+			}
+			return nil
+		}
+		return fmt.Errorf("kubectl apply %s: %s", doc.Name(), r.Stderr)
+	}
+	kind, _ := doc.Object["kind"].(string)
+	meta, _ := doc.Object["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	ns, _ := meta["namespace"].(string)
+	stored := cluster.Kubectl(ctx, nil, "get", "-n", ns, kind, name, "-o",
+		`jsonpath={.metadata.annotations.budgetgate\.dev/canary}{"\t"}{.spec.strategy}{"\t"}{.spec.minReadySeconds}`)
+	fields := strings.Split(stored.Stdout, "\t")
+	switch {
+	case len(fields) == 3 && fields[0] != "":
+		fmt.Fprintf(out, "  FORCED INTO CANARY (budgetgate.dev/canary=%s)\n    stored spec.strategy: %s, spec.minReadySeconds: %s\n", fields[0], fields[1], fields[2])
+	case len(warnings) > 0:
+		fmt.Fprintln(out, "  ALLOWED WITH WARNINGS")
+	default:
+		fmt.Fprintln(out, "  ALLOWED")
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(out, "    "+w)
+	}
+	return nil
+}
+
+func warningLines(stderr string) []string {
+	var out []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if w, ok := strings.CutPrefix(line, "Warning: "); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}

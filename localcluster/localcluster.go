@@ -1,0 +1,173 @@
+// Package localcluster runs a real control plane (kube-apiserver and etcd,
+// envtest-style) on this machine with budgetgate's webhooks registered in it
+// and served from this process over TLS: what `budgetgate demo` shows and
+// what the end-to-end tests drive with kubectl.
+package localcluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/budgetgate/budgetgate/manifests"
+	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/webhook"
+)
+
+// Options configure Start.
+type Options struct {
+	// AssetsDir holds kube-apiserver, etcd and kubectl (hack/envtest-assets.sh
+	// builds them); KUBEBUILDER_ASSETS names it by convention.
+	AssetsDir string
+	// Engine is the policy engine the webhooks evaluate.
+	Engine *rego.Engine
+	// Webhook configures the handlers (timeout, failure mode).
+	Webhook webhook.Options
+	// Registry receives the webhook metrics; nil for a private one.
+	Registry prometheus.Registerer
+	Log      logr.Logger
+}
+
+// Cluster is a running control plane with budgetgate's webhooks installed.
+type Cluster struct {
+	// Config is an admin's client configuration.
+	Config *rest.Config
+	// Kubeconfig is the path of an admin kubeconfig for kubectl.
+	Kubeconfig  string
+	kubectlPath string
+	env         *envtest.Environment
+	cancel      context.CancelFunc
+	served      chan error
+}
+
+// Start starts etcd and kube-apiserver, installs the webhook configurations
+// of manifests/base pointed at a webhook server in this process, and waits
+// until the API server can reach it.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(opts.AssetsDir, bin)); err != nil {
+			return nil, fmt.Errorf("control plane binaries: %w: build them with hack/envtest-assets.sh and pass its folder", err)
+		}
+	}
+	mutating, validating, err := manifests.WebhookConfigurations()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: opts.AssetsDir,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mutating},
+			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{validating},
+		},
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	c := &Cluster{Config: cfg, env: env, kubectlPath: filepath.Join(opts.AssetsDir, "kubectl"), served: make(chan error, 1)}
+	if err := c.writeKubeconfig(); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	wh := env.WebhookInstallOptions
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})
+	webhook.Register(server, opts.Engine, opts.Webhook, opts.Log, webhook.NewMetrics(reg))
+	serveCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() { c.served <- server.Start(serveCtx) }()
+	if err := waitStarted(ctx, server, c.served); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func waitStarted(ctx context.Context, server ctrlwebhook.Server, served chan error) error {
+	check := server.StartedChecker()
+	for {
+		if err := check(nil); err == nil {
+			return nil
+		}
+		select {
+		case err := <-served:
+			served <- err
+			return fmt.Errorf("the webhook server stopped while starting: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) writeKubeconfig() error {
+	user, err := c.env.AddUser(envtest.User{Name: "budgetgate-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating an admin user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "budgetgate-kubeconfig-")
+	if err != nil {
+		return err
+	}
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	return os.WriteFile(c.Kubeconfig, kubeconfig, 0o600)
+}
+
+// Result is what one kubectl invocation printed.
+type Result struct {
+	Stdout, Stderr string
+	// Err is non-nil when kubectl exited non-zero.
+	Err error
+}
+
+// Kubectl runs kubectl against the cluster as an admin, feeding stdin.
+func (c *Cluster) Kubectl(ctx context.Context, stdin []byte, args ...string) Result {
+	cmd := exec.CommandContext(ctx, c.kubectlPath, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	return Result{Stdout: out.String(), Stderr: errOut.String(), Err: err}
+}
+
+// Stop shuts the webhook server and the control plane down and removes their files.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.cancel != nil {
+		c.cancel()
+		if err := <-c.served; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("webhook server: %w", err))
+		}
+	}
+	if err := c.env.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("control plane: %w", err))
+	}
+	if c.Kubeconfig != "" {
+		_ = os.RemoveAll(filepath.Dir(c.Kubeconfig))
+	}
+	return errors.Join(errs...)
+}
