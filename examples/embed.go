@@ -4,7 +4,7 @@ package examples
 
 import "embed"
 
-// FS holds workloads/*.yaml and data.yaml.
+// FS holds workloads/*.yaml, slos.yaml and data.yaml.
 //
-//go:embed workloads/*.yaml data.yaml
+//go:embed workloads/*.yaml data.yaml slos.yaml
 var FS embed.FS

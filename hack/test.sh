@@ -32,6 +32,35 @@ KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
 
+phase "prometheus and promtool (Debian's prometheus package)"
+# tests/prometheus backfills history with promtool and queries a real
+# Prometheus. Installed from the distribution when missing; the package's
+# maintainer scripts would start a service, which a CI container has no init
+# system for: a policy-rc.d that answers 101 ("not allowed") makes
+# invoke-rc.d skip it. An existing policy-rc.d (Docker images ship one) is
+# left alone; ours is removed afterwards.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  apt_status=0
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus </dev/null ||
+    apt_status=$?
+  [ -z "$own_policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$apt_status" = 0 ] || { echo "installing Debian's prometheus package failed ($apt_status)" >&2; exit 1; }
+fi
+PROMETHEUS_BIN="$(command -v prometheus)"
+PROMTOOL_BIN="$(command -v promtool)"
+export PROMETHEUS_BIN PROMTOOL_BIN
+"$PROMETHEUS_BIN" --version 2>&1 | head -n 1
+echo "PROMETHEUS_BIN=$PROMETHEUS_BIN PROMTOOL_BIN=$PROMTOOL_BIN"
+
 phase "go test -race (unit, Rego, end-to-end)"
 go test -race -count=1 ./...
 

@@ -15,14 +15,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/budgetgate/budgetgate/manifests"
 	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/server"
+	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/webhook"
 )
 
@@ -35,12 +35,15 @@ type Options struct {
 	Engine *rego.Engine
 	// Webhook configures the handlers (timeout, failure mode).
 	Webhook webhook.Options
-	// Registry receives the webhook metrics; nil for a private one.
-	Registry prometheus.Registerer
-	Log      logr.Logger
+	// Prometheus, if set, makes the SLO controller measure budgets there.
+	Prometheus *slo.PrometheusOptions
+	// SLOInterval and StaleAfter tune the controller and the budget sync
+	// (defaults: 10s and 10m).
+	SLOInterval, StaleAfter time.Duration
+	Log                     logr.Logger
 }
 
-// Cluster is a running control plane with budgetgate's webhooks installed.
+// Cluster is a running control plane with budgetgate installed.
 type Cluster struct {
 	// Config is an admin's client configuration.
 	Config *rest.Config
@@ -52,9 +55,10 @@ type Cluster struct {
 	served      chan error
 }
 
-// Start starts etcd and kube-apiserver, installs the webhook configurations
-// of manifests/base pointed at a webhook server in this process, and waits
-// until the API server can reach it.
+// Start starts etcd and kube-apiserver, installs budgetgate's CRDs and the
+// webhook configurations of manifests/base pointed at budgetgate's server
+// running in this process (in cluster mode, as `budgetgate serve` runs in a
+// cluster), and waits until it serves with budgets synced.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, bin := range []string{"kube-apiserver", "etcd", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(opts.AssetsDir, bin)); err != nil {
@@ -65,8 +69,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	crds, err := manifests.CRDs()
+	if err != nil {
+		return nil, err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: opts.AssetsDir,
+		CRDInstallOptions:     envtest.CRDInstallOptions{CRDs: crds},
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			MutatingWebhooks:   []*admissionv1.MutatingWebhookConfiguration{mutating},
 			ValidatingWebhooks: []*admissionv1.ValidatingWebhookConfiguration{validating},
@@ -84,37 +93,39 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 
-	reg := opts.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
+	interval, staleAfter := opts.SLOInterval, opts.StaleAfter
+	if interval == 0 {
+		interval = 10 * time.Second
+	}
+	if staleAfter == 0 {
+		staleAfter = 10 * time.Minute
 	}
 	wh := env.WebhookInstallOptions
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})
-	webhook.Register(server, opts.Engine, opts.Webhook, opts.Log, webhook.NewMetrics(reg))
+	ready := make(chan struct{})
 	serveCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	go func() { c.served <- server.Start(serveCtx) }()
-	if err := waitStarted(ctx, server, c.served); err != nil {
+	go func() {
+		c.served <- server.Run(serveCtx, server.Options{
+			Engine: opts.Engine, Webhook: opts.Webhook, Log: opts.Log,
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+			MetricsAddr: "0", HealthAddr: "0",
+			Cluster: &server.ClusterOptions{
+				Config: cfg, Prometheus: opts.Prometheus, Interval: interval, StaleAfter: staleAfter,
+				Thresholds: slo.DefaultThresholds(),
+			},
+			Ready: ready,
+		})
+	}()
+	select {
+	case <-ready:
+		return c, nil
+	case err := <-c.served:
+		c.served <- err
 		_ = c.Stop()
-		return nil, err
-	}
-	return c, nil
-}
-
-func waitStarted(ctx context.Context, server ctrlwebhook.Server, served chan error) error {
-	check := server.StartedChecker()
-	for {
-		if err := check(nil); err == nil {
-			return nil
-		}
-		select {
-		case err := <-served:
-			served <- err
-			return fmt.Errorf("the webhook server stopped while starting: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		return nil, fmt.Errorf("budgetgate stopped while starting: %w", err)
+	case <-ctx.Done():
+		_ = c.Stop()
+		return nil, ctx.Err()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/budgetgate/budgetgate/manifest"
 	"sigs.k8s.io/yaml"
@@ -15,6 +16,18 @@ import (
 
 //go:embed base/webhooks.yaml
 var webhooksYAML []byte
+
+//go:embed base/crds/budgetgate.dev_servicelevelobjectives.yaml
+var sloCRDYAML []byte
+
+// CRDs returns budgetgate's CustomResourceDefinitions (manifests/base/crds).
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(sloCRDYAML, crd); err != nil {
+		return nil, fmt.Errorf("manifests/base/crds: %w", err)
+	}
+	return []*apiextensionsv1.CustomResourceDefinition{crd}, nil
+}
 
 // WebhookConfigurations returns the mutating and validating webhook
 // configurations of manifests/base/webhooks.yaml.

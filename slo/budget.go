@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
 )
 
 // States of an SLO, as `kubectl get slo` and `budgetgate budget` show them.
@@ -28,7 +30,7 @@ type Thresholds struct {
 }
 
 // DefaultThresholds are DESIGN.md's: canary under 25% left, freeze when spent.
-var DefaultThresholds = Thresholds{CanaryBelow: 0.25, FreezeBelow: 0}
+func DefaultThresholds() Thresholds { return Thresholds{CanaryBelow: 0.25, FreezeBelow: 0} }
 
 // Remaining is the budget left after an error ratio over the window:
 // 1 - errorRatio / (1 - objective). objective is a ratio (0.999). It goes
@@ -41,6 +43,17 @@ func Remaining(errorRatio, objective float64) float64 {
 // over the window, 14.4 spends a 30-day budget in about two days.
 func BurnRate(errorRatio, objective float64) float64 {
 	return errorRatio / (1 - objective)
+}
+
+// For is t with the SLO's own canaryBelow and freezeBelow, where it sets them.
+func (t Thresholds) For(s *v1alpha1.ServiceLevelObjective) Thresholds {
+	if s.Spec.CanaryBelow != nil {
+		t.CanaryBelow = *s.Spec.CanaryBelow
+	}
+	if s.Spec.FreezeBelow != nil {
+		t.FreezeBelow = *s.Spec.FreezeBelow
+	}
+	return t
 }
 
 // State classifies a remaining budget.

@@ -39,7 +39,7 @@ func TestState(t *testing.T) {
 		{1, StateOK}, {0.25, StateOK}, {0.2499, StateCanary}, {0.01, StateCanary}, {0, StateFrozen}, {-0.5, StateFrozen},
 	}
 	for _, tc := range cases {
-		if got := State(tc.remaining, DefaultThresholds); got != tc.want {
+		if got := State(tc.remaining, DefaultThresholds()); got != tc.want {
 			t.Errorf("State(%v) = %s, want %s", tc.remaining, got, tc.want)
 		}
 	}

@@ -97,7 +97,7 @@ func (c *Controller) apply(s *v1alpha1.ServiceLevelObjective, ev Evaluation, eva
 		st.State = StateStale
 		setCondition(st, gen, ConditionStale, true, "NoFreshData", "no successful measurement within "+c.StaleAfter.String()+"; policies use the last known budget")
 	default:
-		st.State = State(*st.Remaining, c.thresholdsFor(s))
+		st.State = State(*st.Remaining, c.Thresholds.For(s))
 		setCondition(st, gen, ConditionStale, false, "Fresh", "measured within "+c.StaleAfter.String())
 	}
 	if stale || evalErr != nil {
@@ -105,17 +105,6 @@ func (c *Controller) apply(s *v1alpha1.ServiceLevelObjective, ev Evaluation, eva
 	} else {
 		setCondition(st, gen, ConditionReady, true, "Measured", "budget remaining "+st.RemainingPercent)
 	}
-}
-
-func (c *Controller) thresholdsFor(s *v1alpha1.ServiceLevelObjective) Thresholds {
-	t := c.Thresholds
-	if s.Spec.CanaryBelow != nil {
-		t.CanaryBelow = *s.Spec.CanaryBelow
-	}
-	if s.Spec.FreezeBelow != nil {
-		t.FreezeBelow = *s.Spec.FreezeBelow
-	}
-	return t
 }
 
 func setCondition(st *v1alpha1.ServiceLevelObjectiveStatus, gen int64, typ string, status bool, reason, msg string) {

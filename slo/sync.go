@@ -33,6 +33,8 @@ type BudgetSync struct {
 	Refresh, Debounce time.Duration
 	Now               func() time.Time
 	Log               logr.Logger
+	// Synced, if set, is called after the first successful sync.
+	Synced func()
 }
 
 // NeedLeaderElection is false: every replica's webhook needs the budgets.
@@ -65,9 +67,13 @@ func (b *BudgetSync) Start(ctx context.Context) error {
 	}
 	ticker := time.NewTicker(b.Refresh)
 	defer ticker.Stop()
+	first := true
 	for {
 		if err := b.sync(ctx); err != nil {
 			b.Log.Error(err, "updating budgets for policies")
+		} else if first && b.Synced != nil {
+			first = false
+			b.Synced()
 		}
 		select {
 		case <-ctx.Done():

@@ -10,9 +10,10 @@ import (
 
 // Metrics are the webhook's Prometheus series.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	findings *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	findings   *prometheus.CounterVec
+	breakGlass *prometheus.CounterVec
 }
 
 // NewMetrics registers the webhook's series with reg.
@@ -32,7 +33,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Findings of the validating webhook, by rule id and verdict (failure, warning, dryrun).",
 		}, []string{"policy", "verdict"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.findings)
+	m.breakGlass = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "budgetgate_break_glass_total",
+		Help: "Changes admitted during a freeze by a break-glass annotation, by namespace and rule id.",
+	}, []string{"namespace", "policy"})
+	reg.MustRegister(m.requests, m.duration, m.findings, m.breakGlass)
 	return m
 }
 
@@ -53,4 +58,11 @@ func (m *Metrics) countFindings(d *rego.Decision) {
 			m.findings.WithLabelValues(f.Policy(), verdict).Inc()
 		}
 	}
+}
+
+func (m *Metrics) countBreakGlass(namespace, policy string) {
+	if m == nil {
+		return
+	}
+	m.breakGlass.WithLabelValues(namespace, policy).Inc()
 }

@@ -18,8 +18,18 @@ const (
 	MutatePath   = "/mutate"
 )
 
+// Config is what both webhooks are built from.
+type Config struct {
+	Engine  Evaluator
+	Options Options
+	Log     logr.Logger
+	Metrics *Metrics
+	// Events records break-glass overrides; nil without a cluster.
+	Events EventRecorder
+}
+
 // Register mounts the validating and mutating webhooks on r.
-func Register(r Registrar, engine Evaluator, opts Options, log logr.Logger, metrics *Metrics) {
-	r.Register(ValidatePath, Serve("validate", &Validator{Engine: engine, Options: opts, Log: log.WithName("validate"), Metrics: metrics}, log, metrics))
-	r.Register(MutatePath, Serve("mutate", &Mutator{Engine: engine, Options: opts, Log: log.WithName("mutate")}, log, metrics))
+func Register(r Registrar, c Config) {
+	r.Register(ValidatePath, Serve("validate", &Validator{Engine: c.Engine, Options: c.Options, Log: c.Log.WithName("validate"), Metrics: c.Metrics, Events: c.Events}, c.Log, c.Metrics))
+	r.Register(MutatePath, Serve("mutate", &Mutator{Engine: c.Engine, Options: c.Options, Log: c.Log.WithName("mutate")}, c.Log, c.Metrics))
 }

@@ -25,7 +25,11 @@ type Review struct {
 	Namespace  string
 	Name       string
 	Operation  string
-	Input      ast.Value
+	// DryRun requests must have no side effects (no Events).
+	DryRun bool
+	// Object is the admitted object (the old one on DELETE), for Events.
+	Object map[string]any
+	Input  ast.Value
 }
 
 // String names the request in logs: "CREATE Deployment shop/checkout".
@@ -101,6 +105,10 @@ func decodeReview(req *http.Request) (*Review, error) {
 	r.Name, _ = request["name"].(string)
 	if k, ok := request["kind"].(map[string]any); ok {
 		r.Kind, _ = k["kind"].(string)
+	}
+	r.DryRun, _ = request["dryRun"].(bool)
+	if r.Object, ok = request["object"].(map[string]any); !ok {
+		r.Object, _ = request["oldObject"].(map[string]any)
 	}
 	if r.Input, err = ast.InterfaceToValue(review); err != nil {
 		return nil, badRequestf(http.StatusBadRequest, "converting the AdmissionReview for policies: %v", err)

@@ -18,6 +18,8 @@ type Validator struct {
 	Options Options
 	Log     logr.Logger
 	Metrics *Metrics
+	// Events records break-glass overrides; nil where there is no cluster.
+	Events EventRecorder
 }
 
 var _ Handler = (*Validator)(nil)
@@ -39,7 +41,9 @@ func (v *Validator) Handle(ctx context.Context, review *Review) (Response, Outco
 		return resp, OutcomeDenied
 	}
 	if len(d.Warnings) > 0 {
-		return Allowed(findingStrings(d.Warnings)), OutcomeWarned
+		resp := Allowed(findingStrings(d.Warnings))
+		v.recordBreakGlass(ctx, review, d.Warnings, &resp)
+		return resp, OutcomeWarned
 	}
 	return Allowed(nil), OutcomeAllowed
 }

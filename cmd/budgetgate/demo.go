@@ -19,6 +19,7 @@ import (
 	"github.com/budgetgate/budgetgate/localcluster"
 	"github.com/budgetgate/budgetgate/manifest"
 	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/webhook"
 )
 
@@ -52,7 +53,7 @@ the first build takes about 8 minutes on 2 cores, later runs seconds).`,
 			if err != nil {
 				return err
 			}
-			return runDemo(cmd.Context(), out, dir, engine)
+			return runDemo(cmd.Context(), out, dir, engine, exampleBudgets())
 		},
 	}
 	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
@@ -74,15 +75,7 @@ func demoEngine(ctx context.Context, pf policyFlags) (*rego.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, source, err := pf.files()
-	if err != nil {
-		return nil, err
-	}
-	e := rego.NewEngine(docs[0].Object)
-	if _, err := e.Load(ctx, source, files); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return pf.engineWith(ctx, docs[0].Object)
 }
 
 func resolveAssets(ctx context.Context, flag string, progress io.Writer) (string, error) {
@@ -106,7 +99,7 @@ func resolveAssets(ctx context.Context, flag string, progress io.Writer) (string
 	return lines[len(lines)-1], nil
 }
 
-func runDemo(ctx context.Context, out io.Writer, assets string, engine *rego.Engine) (err error) {
+func runDemo(ctx context.Context, out io.Writer, assets string, engine *rego.Engine, budgets map[string]any) (err error) {
 	fmt.Fprintf(out, "starting etcd and kube-apiserver from %s with budgetgate's webhooks...\n", assets)
 	start := time.Now()
 	cluster, err := localcluster.Start(ctx, localcluster.Options{AssetsDir: assets, Engine: engine, Webhook: webhook.DefaultOptions(), Log: logr.Discard()})
@@ -121,6 +114,9 @@ func runDemo(ctx context.Context, out io.Writer, assets string, engine *rego.Eng
 
 	if r := cluster.Kubectl(ctx, nil, "create", "namespace", "shop"); r.Err != nil {
 		return fmt.Errorf("creating namespace shop: %s", r.Stderr)
+	}
+	if err := installSLOs(ctx, out, cluster, budgets); err != nil {
+		return err
 	}
 	names, err := fs.Glob(examples.FS, "workloads/*.yaml")
 	if err != nil {
@@ -198,4 +194,59 @@ func warningLines(stderr string) []string {
 		}
 	}
 	return out
+}
+
+// exampleBudgets are the budgets of examples/data.yaml by "namespace/name".
+func exampleBudgets() map[string]any {
+	text, _ := fs.ReadFile(examples.FS, "data.yaml")
+	docs, err := manifest.Decode("examples/data.yaml", text)
+	if err != nil || len(docs) != 1 {
+		return nil
+	}
+	bg, _ := docs[0].Object["budgetgate"].(map[string]any)
+	budgets, _ := bg["budgets"].(map[string]any)
+	return budgets
+}
+
+// installSLOs applies examples/slos.yaml and, standing in for the SLO
+// controller and Prometheus, writes each one's measured budget to its status.
+func installSLOs(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, budgets map[string]any) error {
+	text, err := fs.ReadFile(examples.FS, "slos.yaml")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n$ kubectl apply -f examples/slos.yaml   # budgets as if measured in Prometheus:")
+	if r := cluster.Kubectl(ctx, text, "apply", "-f", "-"); r.Err != nil {
+		return fmt.Errorf("applying examples/slos.yaml: %s", r.Stderr)
+	}
+	docs, err := manifest.Decode("examples/slos.yaml", text)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, doc := range docs {
+		meta, _ := doc.Object["metadata"].(map[string]any)
+		name, _ := meta["name"].(string)
+		b, _ := budgets["shop/"+name].(map[string]any)
+		remaining, ok := number(b["remaining"])
+		if !ok {
+			continue
+		}
+		status := fmt.Sprintf(`{"status":{"remaining":%g,"remainingPercent":%q,"state":%q,"evaluatedAt":%q}}`,
+			remaining, slo.Percent(remaining), slo.State(remaining, slo.DefaultThresholds()), now)
+		if r := cluster.Kubectl(ctx, nil, "patch", "-n", "shop", "servicelevelobjective", name, "--subresource=status", "--type=merge", "-p", status); r.Err != nil {
+			return fmt.Errorf("setting the status of SLO %s: %s", name, r.Stderr)
+		}
+	}
+	r := cluster.Kubectl(ctx, nil, "get", "slo", "-n", "shop")
+	fmt.Fprint(out, indent(r.Stdout))
+	// The webhook reads budgets from its informer cache; give the change its
+	// debounce to arrive (it takes well under a second).
+	time.Sleep(time.Second)
+	return nil
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return "  " + strings.Join(lines, "\n  ") + "\n"
 }

@@ -75,5 +75,6 @@ declarative release requirements, with the same Rego policies in the cluster
 		SilenceErrors: true,
 	}
 	root.AddCommand(newCheckCommand(stdin), newServeCommand(), newDemoCommand(), newVersionCommand())
+	root.AddCommand(newBudgetCommand())
 	return root
 }

@@ -20,6 +20,11 @@ func (f *policyFlags) engine(ctx context.Context) (*rego.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.engineWith(ctx, data)
+}
+
+// engineWith builds an engine on data with the --policies set loaded.
+func (f *policyFlags) engineWith(ctx context.Context, data map[string]any) (*rego.Engine, error) {
 	files, source, err := f.files()
 	if err != nil {
 		return nil, err

@@ -1,39 +1,40 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/server"
+	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/webhook"
 )
 
 type serveFlags struct {
 	policyFlags
-	certDir     string
-	port        int
-	metricsAddr string
-	healthAddr  string
-	failureMode string
-	evalTimeout time.Duration
-	logLevel    string
+	certDir, metricsAddr, healthAddr string
+	port                             int
+	failureMode, logLevel            string
+	evalTimeout                      time.Duration
+
+	kubeconfig      string
+	standalone      bool
+	prometheus      slo.PrometheusOptions
+	sloInterval     time.Duration
+	staleAfter      time.Duration
+	leaderElect     bool
+	leaderNamespace string
 }
 
 func newServeCommand() *cobra.Command {
@@ -45,9 +46,13 @@ func newServeCommand() *cobra.Command {
 		Long: `serve runs the admission webhooks over TLS (tls.crt and tls.key in --cert-dir,
 reloaded when they change), Prometheus metrics, and health endpoints.
 
-It needs no cluster: budgets and config come from --data documents (the
-shape of 'budgetgate budget -o data'), which is how it runs for local use
-and benchmarks.`,
+With a cluster (in-cluster, --kubeconfig or $KUBECONFIG) it also keeps the
+ServiceLevelObjectives' budgets in the policies' data (every replica) and,
+with --prometheus-url, measures them on an interval (the elected leader).
+
+Without a cluster, or with --standalone, budgets and config come from --data
+documents (the shape of 'budgetgate budget -o data'): for local use and
+benchmarks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			mode, err := webhook.ParseFailureMode(f.failureMode)
@@ -58,32 +63,118 @@ and benchmarks.`,
 			if err != nil {
 				return badInput(err)
 			}
-			engine, err := f.engine(cmd.Context())
+			data, err := rego.ReadData(f.data)
+			if err != nil {
+				return badInput(err)
+			}
+			engine, err := f.engineWith(cmd.Context(), data)
 			if err != nil {
 				return badInput(err)
 			}
 			if _, err := os.Stat(f.certDir); err != nil {
 				return badInput(fmt.Errorf("--cert-dir: %w: put tls.crt and tls.key there (see docs/install.md)", err))
 			}
+			cluster, err := f.clusterOptions(data)
+			if err != nil {
+				return badInput(err)
+			}
 			set := engine.Current()
 			log.Info("policies loaded", "source", set.Source, "files", len(set.Files))
-			return serve(cmd.Context(), log, engine, f, webhook.Options{Timeout: f.evalTimeout, FailureMode: mode})
+			return server.Run(cmd.Context(), server.Options{
+				Engine: engine, Webhook: webhook.Options{Timeout: f.evalTimeout, FailureMode: mode}, Log: log,
+				Port: f.port, CertDir: f.certDir, MetricsAddr: f.metricsAddr, HealthAddr: f.healthAddr,
+				Cluster: cluster,
+			})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
-	fl.StringArrayVarP(&f.data, "data", "d", nil, "data document (YAML or JSON): budgets and config; repeatable")
+	fl.StringArrayVarP(&f.data, "data", "d", nil, "data document (YAML or JSON): config, and budgets when standalone; repeatable")
 	fl.StringVar(&f.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with the serving certificate tls.crt and key tls.key")
 	fl.IntVar(&f.port, "port", 9443, "HTTPS port of the webhooks")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus /metrics endpoint (\"0\" disables it)")
-	fl.StringVar(&f.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz")
+	fl.StringVar(&f.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz (\"0\" disables them)")
 	fl.StringVar(&f.failureMode, "failure-mode", string(defaults.FailureMode), "when policies cannot be evaluated: deny (refuse the request) or allow (admit it with a warning)")
 	fl.DurationVar(&f.evalTimeout, "eval-timeout", defaults.Timeout, "longest a policy evaluation may take before the failure mode applies")
 	fl.StringVar(&f.logLevel, "log-level", "info", "info or debug (debug logs every admission)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, or $KUBECONFIG)")
+	fl.BoolVar(&f.standalone, "standalone", false, "run without a cluster even if one is configured")
+	fl.StringVar(&f.prometheus.URL, "prometheus-url", "", "Prometheus to measure SLOs against, e.g. http://prometheus.monitoring:9090 (the leader measures)")
+	fl.DurationVar(&f.prometheus.Timeout, "prometheus-timeout", 10*time.Second, "timeout of one Prometheus query")
+	fl.StringVar(&f.prometheus.BearerTokenFile, "prometheus-bearer-token-file", "", "file with a bearer token for Prometheus (read on every request)")
+	fl.StringVar(&f.prometheus.CAFile, "prometheus-ca-file", "", "CA bundle that signs Prometheus' certificate")
+	fl.DurationVar(&f.sloInterval, "slo-interval", time.Minute, "how often each SLO is measured")
+	fl.DurationVar(&f.staleAfter, "stale-after", 10*time.Minute, "age of the last measurement after which a budget is stale (budget-stale)")
+	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs (with a cluster)")
+	fl.StringVar(&f.leaderNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
 	return cmd
 }
 
-func newLogger(level string, w interface{ Write([]byte) (int, error) }) (logr.Logger, error) {
+// clusterOptions decides between standalone and cluster mode: a cluster is
+// used when one is configured (--kubeconfig, $KUBECONFIG, in-cluster).
+func (f *serveFlags) clusterOptions(data map[string]any) (*server.ClusterOptions, error) {
+	if f.standalone {
+		return nil, nil
+	}
+	cfg, err := clusterRESTConfig(f.kubeconfig)
+	if cfg == nil || err != nil {
+		return nil, err
+	}
+	c := &server.ClusterOptions{
+		Config: cfg, Interval: f.sloInterval, StaleAfter: f.staleAfter,
+		Thresholds: thresholds(data), LeaderElection: f.leaderElect, LeaderElectionNamespace: f.leaderNamespace,
+	}
+	if f.prometheus.URL != "" {
+		c.Prometheus = &f.prometheus
+	}
+	return c, nil
+}
+
+func clusterRESTConfig(kubeconfig string) (*rest.Config, error) {
+	switch {
+	case kubeconfig != "":
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		return cfg, nil
+	case os.Getenv("KUBECONFIG") != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != "":
+		cfg, err := ctrl.GetConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading the cluster configuration: %w (pass --standalone to run without a cluster)", err)
+		}
+		return cfg, nil
+	}
+	return nil, nil
+}
+
+// thresholds reads canaryBelow and freezeBelow from the config data document,
+// so the SLO states the controller writes agree with the policies.
+func thresholds(data map[string]any) slo.Thresholds {
+	t := slo.DefaultThresholds()
+	bg, _ := data["budgetgate"].(map[string]any)
+	config, _ := bg["config"].(map[string]any)
+	if v, ok := number(config["canaryBelow"]); ok {
+		t.CanaryBelow = v
+	}
+	if v, ok := number(config["freezeBelow"]); ok {
+		t.FreezeBelow = v
+	}
+	return t
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func newLogger(level string, w io.Writer) (logr.Logger, error) {
 	var l slog.Level
 	switch level {
 	case "info":
@@ -96,67 +187,4 @@ func newLogger(level string, w interface{ Write([]byte) (int, error) }) (logr.Lo
 	log := logr.FromSlogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 	ctrllog.SetLogger(log) // controller-runtime logs through it too
 	return log, nil
-}
-
-// serve runs the webhook, metrics and health servers until ctx ends.
-func serve(ctx context.Context, log logr.Logger, engine *rego.Engine, f serveFlags, opts webhook.Options) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := webhook.NewMetrics(reg)
-
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Port: f.port, CertDir: f.certDir})
-	webhook.Register(server, engine, opts, log, metrics)
-
-	health := http.NewServeMux()
-	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	started := server.StartedChecker()
-	health.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		var problems []string
-		if set := engine.Current(); set == nil {
-			problems = append(problems, "policies: no policy set loaded")
-		}
-		if err := started(r); err != nil {
-			problems = append(problems, "webhook server: "+err.Error())
-		}
-		if len(problems) > 0 {
-			http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintf(w, "ok: policies from %s\n", engine.Current().Source)
-	})
-
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return server.Start(ctx) })
-	g.Go(func() error { return listen(ctx, log, "health", f.healthAddr, health) })
-	if f.metricsAddr != "0" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{reg, crmetrics.Registry}, promhttp.HandlerOpts{}))
-		g.Go(func() error { return listen(ctx, log, "metrics", f.metricsAddr, mux) })
-	}
-	log.Info("serving", "webhookPort", f.port, "metricsAddr", f.metricsAddr, "healthAddr", f.healthAddr, "failureMode", opts.FailureMode)
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-// listen serves h on addr until ctx ends, then shuts down gracefully.
-func listen(ctx context.Context, log logr.Logger, name, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s server: %w", name, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	log.Info("listening", "server", name, "addr", ln.Addr().String())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%s server: %w", name, err)
-	}
-	return nil
 }

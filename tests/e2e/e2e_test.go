@@ -40,7 +40,11 @@ func run(m *testing.M, assets string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	engine := rego.NewEngine(nil)
+	// Budgets come from the ServiceLevelObjectives' status (the budget sync);
+	// this data document only configures who may break the glass.
+	engine := rego.NewEngine(map[string]any{"budgetgate": map[string]any{"config": map[string]any{
+		"breakGlassGroups": []any{"sre-oncall"},
+	}}})
 	if _, err := engine.Load(context.Background(), "the embedded library", files); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -189,7 +193,15 @@ func exists(t *testing.T, ns, kind, name string) bool {
 
 func TestCompliantDeploymentIsCreated(t *testing.T) {
 	ns := namespace(t, "compliant")
-	r := mustKubectl(t, deployment(ns, "checkout"), "apply", "-f", "-")
+	slo(t, ns, "checkout", 0.9)
+	var r localcluster.Result
+	eventually(t, "the SLO reaches the webhook", func() string {
+		if r = kubectl(t, deployment(ns, "checkout"), "apply", "--dry-run=server", "-f", "-"); strings.Contains(r.Stderr, "slo-declared") {
+			return r.Stderr
+		}
+		return ""
+	})
+	r = mustKubectl(t, deployment(ns, "checkout"), "apply", "-f", "-")
 	if !strings.Contains(r.Stdout, "deployment.apps/checkout created") || strings.Contains(r.Stderr, "Warning") {
 		t.Fatalf("want a silent create, got:\n%s%s", r.Stdout, r.Stderr)
 	}
