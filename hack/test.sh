@@ -27,6 +27,9 @@ fi
 phase "go vet"
 go vet ./...
 
+phase "generated code and CRDs are up to date (hack/generate.sh --check)"
+hack/generate.sh --check
+
 phase "control plane binaries (hack/envtest-assets.sh)"
 KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS

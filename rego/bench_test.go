@@ -3,10 +3,12 @@ package rego
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	opa "github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/budgetgate/budgetgate/policies"
 )
@@ -71,6 +73,40 @@ func BenchmarkParseAndEvaluateDeploymentReview(b *testing.B) {
 		}
 		if _, err := e.Evaluate(ctx, v); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConftestStyleDeploymentReview is the peer, measured in the same
+// run: the same library and input evaluated the way conftest evaluates
+// (one unprepared query per verdict rule, input converted per query), on an
+// already compiled policy set.
+func BenchmarkConftestStyleDeploymentReview(b *testing.B) {
+	files, err := ReadFS(policies.FS, ".", "policies")
+	if err != nil {
+		b.Fatal(err)
+	}
+	modules := map[string]string{}
+	for name, text := range files {
+		modules[name] = string(text)
+	}
+	compiler, err := ast.CompileModulesWithOpt(modules, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var input any
+	if err := json.Unmarshal(reviewBytes(b), &input); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	queries := []string{"data.main.deny", "data.main.warn"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, q := range queries {
+			if _, err := opa.New(opa.Query(q), opa.Compiler(compiler), opa.Input(input)).Eval(ctx); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -72,8 +71,9 @@ type ClusterOptions struct {
 
 // Run serves until ctx ends.
 func Run(ctx context.Context, o Options) error {
+	// Go and process metrics come with controller-runtime's registry, which
+	// /metrics serves beside this one.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := webhook.NewMetrics(reg)
 	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir})
 	wh := webhook.Config{Engine: o.Engine, Options: o.Webhook, Log: o.Log, Metrics: metrics}

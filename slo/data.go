@@ -1,6 +1,7 @@
 package slo
 
 import (
+	"math"
 	"time"
 
 	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
@@ -13,7 +14,7 @@ func Key(s *v1alpha1.ServiceLevelObjective) string { return s.Namespace + "/" + 
 // policy store wants it (the shape of DESIGN.md's data document).
 func Budget(s *v1alpha1.ServiceLevelObjective, now time.Time, staleAfter time.Duration) map[string]any {
 	b := map[string]any{
-		"objective": s.Spec.Objective / 100,
+		"objective": math.Round(s.Spec.Objective*1e4) / 1e6, // 99.9 -> 0.999, without float noise
 		"window":    s.Spec.Window,
 		"stale":     IsStale(s.Status, now, staleAfter),
 	}

@@ -94,7 +94,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, spec v1alpha1.ServiceLevelObje
 	ev := Evaluation{At: at}
 	switch {
 	case spec.Indicator.Ratio != nil:
-		ratio, err := e.errorRatio(ctx, spec.Indicator.Ratio, spec.Window, at)
+		ratio, err := e.errorRatio(ctx, spec.Indicator.Ratio, spec.Window, at, true)
 		if err != nil {
 			return Evaluation{}, err
 		}
@@ -103,7 +103,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, spec v1alpha1.ServiceLevelObje
 			window string
 			into   **float64
 		}{{"1h", &ev.BurnRate1h}, {"6h", &ev.BurnRate6h}} {
-			r, err := e.errorRatio(ctx, spec.Indicator.Ratio, w.window, at)
+			r, err := e.errorRatio(ctx, spec.Indicator.Ratio, w.window, at, false)
 			if err != nil {
 				return Evaluation{}, err
 			}
@@ -125,15 +125,20 @@ func (e *Evaluator) Evaluate(ctx context.Context, spec v1alpha1.ServiceLevelObje
 	return ev, nil
 }
 
-// errorRatio is errors/total over window. No error samples means no errors;
-// no total samples (or zero traffic) is an error: a typo and an idle service
-// look alike, and guessing either way would misstate the budget.
-func (e *Evaluator) errorRatio(ctx context.Context, q *v1alpha1.RatioIndicator, window string, at time.Time) (float64, error) {
+// errorRatio is errors/total over window. No error samples means no errors.
+// Over the SLO's window, no total samples (or zero traffic) is an error: a
+// typo and an idle service look alike, and guessing either way would misstate
+// the budget. Over a burn-rate window (requireTraffic false) a quiet hour
+// burns nothing.
+func (e *Evaluator) errorRatio(ctx context.Context, q *v1alpha1.RatioIndicator, window string, at time.Time, requireTraffic bool) (float64, error) {
 	total, found, err := e.scalar(ctx, withWindow(q.Total, window), at)
 	if err != nil {
 		return 0, err
 	}
 	if !found || total == 0 {
+		if !requireTraffic {
+			return 0, nil
+		}
 		return 0, fmt.Errorf("the total query over %s returned no traffic: check %q in Prometheus", window, withWindow(q.Total, window))
 	}
 	errs, _, err := e.scalar(ctx, withWindow(q.Errors, window), at)

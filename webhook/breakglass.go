@@ -46,7 +46,8 @@ func breakGlassOf(f rego.Finding) (breakGlass, bool) {
 
 // recordBreakGlass leaves the trail an overridden freeze must leave: an audit
 // annotation on the request, a Kubernetes Event on the object, a metric and
-// a log line. Dry runs get the annotation only: they must have no side effects.
+// a log line. Dry runs get no Event: an Event is a write, and a dry run must
+// have no side effects (the validating webhook declares NoneOnDryRun).
 func (v *Validator) recordBreakGlass(_ context.Context, review *Review, warnings []rego.Finding, resp *Response) {
 	for _, f := range warnings {
 		bg, ok := breakGlassOf(f)

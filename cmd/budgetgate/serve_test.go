@@ -133,7 +133,7 @@ func TestServeStandalone(t *testing.T) {
 	body, _ := io.ReadAll(m.Body)
 	m.Body.Close()
 	if want := `budgetgate_admission_requests_total{decision="denied",webhook="validate"} 1`; !strings.Contains(string(body), want) {
-		t.Errorf("/metrics lacks %q", want)
+		t.Errorf("/metrics lacks %q:\n%s", want, grepLines(string(body), "budgetgate_"))
 	}
 
 	cancel()
@@ -211,4 +211,14 @@ func admissionReview(t *testing.T, op string, objectYAML []byte) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

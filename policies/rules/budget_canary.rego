@@ -9,8 +9,8 @@ import data.budgetgate.lib.budget
 import data.budgetgate.lib.k8s
 
 findings contains k8s.finding("budget-canary", msg) if {
+	budget.low # first: undefined for most workloads, so the rest is skipped
 	budget.rolls_out
-	budget.low
 	not budget.is_rollback
 	msg := sprintf("SLO %q has %s of its error budget left, below the canary threshold of %s: new pods roll out as a canary, a small step at a time; roll back instead, or wait for the budget to recover above %s to roll out at full speed", [
 		budget.slo,

@@ -24,8 +24,8 @@ break_glass_annotation := "budgetgate.dev/break-glass"
 groups := config.setting("breakGlassGroups")
 
 frozen_change if {
+	budget.frozen # first: undefined for most workloads, so the rest is skipped
 	budget.rolls_out
-	budget.frozen
 	not budget.is_rollback
 }
 
