@@ -170,6 +170,7 @@ func (c *Cluster) Stop() error {
 	var errs []error
 	if c.cancel != nil {
 		c.cancel()
+		c.cancel = nil // a second Stop must not wait for the server again
 		if err := <-c.served; err != nil && !errors.Is(err, context.Canceled) {
 			errs = append(errs, fmt.Errorf("webhook server: %w", err))
 		}

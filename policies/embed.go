@@ -5,8 +5,9 @@ package policies
 
 import "embed"
 
-// FS is the shipped library, the default policy set of every command.
-// Test files travel with it so that `budgetgate` can run them too.
+// FS is the shipped library, the default policy set of every command. The
+// engine skips the _test.rego files; policies_test.go runs them with OPA's
+// tester.
 //
 //go:embed *.rego lib/*.rego rules/*.rego
 var FS embed.FS

@@ -19,12 +19,15 @@ findings contains object.union(f, {"action": action(f)}) if {
 # other "action" a finding carries is replaced by the configured one).
 action(f) := "warn" if forces_warn(f)
 
-action(f) := config.action(f.policy) if not forces_warn(f)
+action(f) := config.action(policy_of(f)) if not forces_warn(f)
 
 forces_warn(f) if {
 	f.action == "warn"
-	config.action(f.policy) in {"deny", "canary"}
+	config.action(policy_of(f)) in {"deny", "canary"}
 }
+
+# A finding without a rule id (a custom rule's) is not lost: it denies.
+policy_of(f) := object.get(f, "policy", "")
 
 deny contains f if {
 	some f in findings

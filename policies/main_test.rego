@@ -369,3 +369,8 @@ test_flagger_canary_with_low_budget_is_patched if {
 	{f.policy | some f in main.warn} == {"budget-canary"} with input as canary with data.budgetgate.budgets as low
 	main.deny == set() with input as canary with data.budgetgate.budgets as low
 }
+
+test_custom_finding_without_policy_denies if {
+	main.deny == {{"msg": "custom says no", "action": "deny"}} with input as deployment
+		with data.budgetgate.rules.custom.findings as {{"msg": "custom says no"}}
+}

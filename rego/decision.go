@@ -24,9 +24,6 @@ type Finding struct {
 // Policy is the rule id the finding names, or "" for a plain string result.
 func (f Finding) Policy() string { return f.metaString("policy") }
 
-// Action is the enforcement action the library gave the finding, or "".
-func (f Finding) Action() string { return f.metaString("action") }
-
 func (f Finding) metaString(key string) string {
 	s, _ := f.Metadata[key].(string)
 	return s

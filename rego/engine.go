@@ -59,6 +59,15 @@ func (e *Engine) SetData(ctx context.Context, path []string, value any) error {
 	})
 }
 
+// Data reads the data document at path; nil when there is none.
+func (e *Engine) Data(ctx context.Context, path []string) (any, error) {
+	v, err := storage.ReadOne(ctx, e.store, storage.Path(path))
+	if storage.IsNotFound(err) {
+		return nil, nil
+	}
+	return v, err
+}
+
 // Current is the policy set in use, or nil before the first Load.
 func (e *Engine) Current() *PolicySet { return e.current.Load() }
 

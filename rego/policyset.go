@@ -87,15 +87,10 @@ func Compile(ctx context.Context, source string, files Files, store storage.Stor
 		return nil, policyError(source, parseErrs)
 	}
 
-	txn, err := store.NewTransaction(ctx)
+	compiler, err := compile(ctx, modules, store)
 	if err != nil {
-		return nil, fmt.Errorf("opening the data store: %w", err)
+		return nil, err
 	}
-	defer store.Abort(ctx, txn)
-	compiler := ast.NewCompiler().
-		WithDefaultRegoVersion(ast.RegoV1).
-		WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
-	compiler.Compile(modules)
 	if compiler.Failed() {
 		return nil, policyError(source, compiler.Errors)
 	}
@@ -113,6 +108,22 @@ func Compile(ctx context.Context, source string, files Files, store storage.Stor
 		return nil, fmt.Errorf("preparing policies from %s: %w", source, err)
 	}
 	return &PolicySet{Source: source, Files: files.names(), rules: rules, query: query}, nil
+}
+
+// compile holds a read transaction only while compiling: preparing the query
+// opens its own, and a data write (the budget sync) queued between two read
+// transactions would otherwise block both.
+func compile(ctx context.Context, modules map[string]*ast.Module, store storage.Store) (*ast.Compiler, error) {
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening the data store: %w", err)
+	}
+	defer store.Abort(ctx, txn)
+	compiler := ast.NewCompiler().
+		WithDefaultRegoVersion(ast.RegoV1).
+		WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn))
+	compiler.Compile(modules)
+	return compiler, nil
 }
 
 func policyError(source string, errs ast.Errors) error {

@@ -158,6 +158,9 @@ func newManager(o Options, server ctrlwebhook.Server, synced *atomic.Bool) (ctrl
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
+		if c.LeaderElection && c.LeaderElectionNamespace == "" {
+			return nil, fmt.Errorf("creating the controller manager: %w (outside a cluster pass --leader-election-namespace, or --leader-elect=false)", err)
+		}
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
 	mgr.GetWebhookServer() // adds WebhookServer to the manager's runnables

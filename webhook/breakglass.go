@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -48,7 +47,7 @@ func breakGlassOf(f rego.Finding) (breakGlass, bool) {
 // annotation on the request, a Kubernetes Event on the object, a metric and
 // a log line. Dry runs get no Event: an Event is a write, and a dry run must
 // have no side effects (the validating webhook declares NoneOnDryRun).
-func (v *Validator) recordBreakGlass(_ context.Context, review *Review, warnings []rego.Finding, resp *Response) {
+func (v *Validator) recordBreakGlass(review *Review, warnings []rego.Finding, resp *Response) {
 	for _, f := range warnings {
 		bg, ok := breakGlassOf(f)
 		if !ok {

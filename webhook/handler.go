@@ -106,7 +106,9 @@ func (s *httpHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// Recorded before the answer leaves, so whoever sees the answer can see it counted.
 	elapsed := time.Since(start)
 	s.metrics.observe(s.name, outcome, elapsed)
-	s.log.V(1).Info("admission", "request", review.String(), "uid", review.UID, "outcome", outcome, "duration", elapsed)
+	if debug := s.log.V(1); debug.Enabled() {
+		debug.Info("admission", "request", review.String(), "uid", review.UID, "outcome", outcome, "duration", elapsed)
+	}
 	if err := writeResponse(w, review, resp); err != nil {
 		s.log.Error(err, "writing the admission response", "request", review.String(), "uid", review.UID)
 	}

@@ -53,11 +53,14 @@ func (m *Metrics) countFindings(d *rego.Decision) {
 	if m == nil {
 		return
 	}
-	for verdict, fs := range map[string][]rego.Finding{"failure": d.Failures, "warning": d.Warnings, "dryrun": d.DryRun} {
+	count := func(verdict string, fs []rego.Finding) {
 		for _, f := range fs {
 			m.findings.WithLabelValues(f.Policy(), verdict).Inc()
 		}
 	}
+	count("failure", d.Failures)
+	count("warning", d.Warnings)
+	count("dryrun", d.DryRun)
 }
 
 func (m *Metrics) countBreakGlass(namespace, policy string) {

@@ -32,6 +32,8 @@ func (m *Mutator) Handle(ctx context.Context, review *Review) (Response, Outcome
 	if err != nil {
 		return onFailure(m.Options.FailureMode, m.Log, review, fmt.Errorf("encoding the patch: %w", err))
 	}
-	m.Log.V(1).Info("patching", "request", review.String(), "uid", review.UID, "patch", string(patch))
+	if debug := m.Log.V(1); debug.Enabled() {
+		debug.Info("patching", "request", review.String(), "uid", review.UID, "patch", string(patch))
+	}
 	return Patched(patch), OutcomePatched
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// Registrar is where the webhooks are mounted: controller-runtime's
-// webhook.Server, or an http.ServeMux.
+// Registrar is where the webhooks are mounted, such as controller-runtime's
+// webhook.Server.
 type Registrar interface {
 	Register(path string, h http.Handler)
 }

@@ -42,7 +42,7 @@ func (v *Validator) Handle(ctx context.Context, review *Review) (Response, Outco
 	}
 	if len(d.Warnings) > 0 {
 		resp := Allowed(findingStrings(d.Warnings))
-		v.recordBreakGlass(ctx, review, d.Warnings, &resp)
+		v.recordBreakGlass(review, d.Warnings, &resp)
 		return resp, OutcomeWarned
 	}
 	return Allowed(nil), OutcomeAllowed

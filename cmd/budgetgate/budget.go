@@ -341,7 +341,7 @@ func newBudgetRow(s *v1alpha1.ServiceLevelObjective, e slo.Evaluation, evalErr e
 	r.Remaining, r.RemainingPercent = &remaining, slo.Percent(remaining)
 	r.BurnRate1h, r.BurnRate6h = e.BurnRate1h, e.BurnRate6h
 	r.EvaluatedAt = e.At.UTC().Format(time.RFC3339)
-	r.State = slo.State(remaining, thresholdsOf(s))
+	r.State = slo.State(remaining, slo.DefaultThresholds().For(s))
 	if r.AllowedDowntime != "" {
 		allowed := slo.AllowedDowntime(s.Spec.Objective/100, window)
 		left := time.Duration(remaining * float64(allowed)).Round(time.Second)
@@ -352,18 +352,6 @@ func newBudgetRow(s *v1alpha1.ServiceLevelObjective, e slo.Evaluation, evalErr e
 		r.BudgetLeft = left.String()
 	}
 	return r
-}
-
-// thresholdsOf are the defaults, overridden by the SLO's own.
-func thresholdsOf(s *v1alpha1.ServiceLevelObjective) slo.Thresholds {
-	t := slo.DefaultThresholds()
-	if s.Spec.CanaryBelow != nil {
-		t.CanaryBelow = *s.Spec.CanaryBelow
-	}
-	if s.Spec.FreezeBelow != nil {
-		t.FreezeBelow = *s.Spec.FreezeBelow
-	}
-	return t
 }
 
 func writeBudgetTable(out io.Writer, rows []budgetRow) error {

@@ -41,7 +41,7 @@ reasons, forced into canary, warned) and shuts everything down.
 
 The control plane binaries come from --assets, else $KUBEBUILDER_ASSETS, else
 they are built once by hack/envtest-assets.sh (run from a budgetgate clone;
-the first build takes about 8 minutes on 2 cores, later runs seconds).`,
+the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
@@ -57,16 +57,22 @@ the first build takes about 8 minutes on 2 cores, later runs seconds).`,
 		},
 	}
 	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
-	cmd.Flags().StringArrayVarP(&pf.data, "data", "d", nil, "data document (default: the bundled examples/data.yaml)")
 	cmd.Flags().StringVar(&assets, "assets", "", "folder with kube-apiserver, etcd and kubectl")
 	return cmd
 }
 
-// demoEngine loads the policies with the example data document unless --data names others.
+// demoEngine loads the policies with the config of examples/data.yaml; the
+// budgets come from the example SLOs' status, as in a cluster.
 func demoEngine(ctx context.Context, pf policyFlags) (*rego.Engine, error) {
-	if len(pf.data) > 0 {
-		return pf.engine(ctx)
+	data, err := exampleData()
+	if err != nil {
+		return nil, err
 	}
+	return pf.engineWith(ctx, data)
+}
+
+// exampleData is examples/data.yaml.
+func exampleData() (map[string]any, error) {
 	text, err := fs.ReadFile(examples.FS, "data.yaml")
 	if err != nil {
 		return nil, err
@@ -75,7 +81,10 @@ func demoEngine(ctx context.Context, pf policyFlags) (*rego.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pf.engineWith(ctx, docs[0].Object)
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("examples/data.yaml holds %d documents, want 1", len(docs))
+	}
+	return docs[0].Object, nil
 }
 
 func resolveAssets(ctx context.Context, flag string, progress io.Writer) (string, error) {
@@ -115,7 +124,7 @@ func runDemo(ctx context.Context, out io.Writer, assets string, engine *rego.Eng
 	if r := cluster.Kubectl(ctx, nil, "create", "namespace", "shop"); r.Err != nil {
 		return fmt.Errorf("creating namespace shop: %s", r.Stderr)
 	}
-	if err := installSLOs(ctx, out, cluster, budgets); err != nil {
+	if err := installSLOs(ctx, out, cluster, engine, budgets); err != nil {
 		return err
 	}
 	names, err := fs.Glob(examples.FS, "workloads/*.yaml")
@@ -198,19 +207,18 @@ func warningLines(stderr string) []string {
 
 // exampleBudgets are the budgets of examples/data.yaml by "namespace/name".
 func exampleBudgets() map[string]any {
-	text, _ := fs.ReadFile(examples.FS, "data.yaml")
-	docs, err := manifest.Decode("examples/data.yaml", text)
-	if err != nil || len(docs) != 1 {
-		return nil
+	data, err := exampleData()
+	if err != nil {
+		return nil // the embedded file is tested; the SLOs then stay unmeasured
 	}
-	bg, _ := docs[0].Object["budgetgate"].(map[string]any)
+	bg, _ := data["budgetgate"].(map[string]any)
 	budgets, _ := bg["budgets"].(map[string]any)
 	return budgets
 }
 
 // installSLOs applies examples/slos.yaml and, standing in for the SLO
 // controller and Prometheus, writes each one's measured budget to its status.
-func installSLOs(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, budgets map[string]any) error {
+func installSLOs(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, engine *rego.Engine, budgets map[string]any) error {
 	text, err := fs.ReadFile(examples.FS, "slos.yaml")
 	if err != nil {
 		return err
@@ -240,10 +248,31 @@ func installSLOs(ctx context.Context, out io.Writer, cluster *localcluster.Clust
 	}
 	r := cluster.Kubectl(ctx, nil, "get", "slo", "-n", "shop")
 	fmt.Fprint(out, indent(r.Stdout))
-	// The webhook reads budgets from its informer cache; give the change its
-	// debounce to arrive (it takes well under a second).
-	time.Sleep(time.Second)
-	return nil
+	// The webhook reads budgets from its informer cache: wait until every
+	// measured SLO has reached the policies' data.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		synced, err := engine.Data(ctx, slo.BudgetsPath)
+		if err != nil {
+			return err
+		}
+		if m, _ := synced.(map[string]any); len(m) == len(docs) && allMeasured(m) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the SLOs' budgets did not reach the webhook within 10s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func allMeasured(budgets map[string]any) bool {
+	for _, b := range budgets {
+		if entry, _ := b.(map[string]any); entry["remaining"] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func indent(s string) string {

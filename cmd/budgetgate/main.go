@@ -1,5 +1,6 @@
 // Command budgetgate is the one binary: the admission webhooks (serve), the
-// CI gate (check) and its version.
+// CI gate (check), error budgets (budget), a local demonstration (demo) and
+// its version.
 package main
 
 import (

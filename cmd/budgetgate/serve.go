@@ -59,6 +59,9 @@ benchmarks.`,
 			if err != nil {
 				return badInput(err)
 			}
+			if err := f.validateDurations(); err != nil {
+				return badInput(err)
+			}
 			log, err := newLogger(f.logLevel, cmd.ErrOrStderr())
 			if err != nil {
 				return badInput(err)
@@ -72,7 +75,7 @@ benchmarks.`,
 				return badInput(err)
 			}
 			if _, err := os.Stat(f.certDir); err != nil {
-				return badInput(fmt.Errorf("--cert-dir: %w: put tls.crt and tls.key there (see docs/install.md)", err))
+				return badInput(fmt.Errorf("--cert-dir: %w: put the serving certificate tls.crt and its key tls.key there", err))
 			}
 			cluster, err := f.clusterOptions(data)
 			if err != nil {
@@ -110,6 +113,23 @@ benchmarks.`,
 	return cmd
 }
 
+// validateDurations refuses durations that would silently break serving: a
+// zero eval timeout denies everything, a zero interval measures once.
+func (f *serveFlags) validateDurations() error {
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{
+		{"--eval-timeout", f.evalTimeout}, {"--slo-interval", f.sloInterval},
+		{"--stale-after", f.staleAfter}, {"--prometheus-timeout", f.prometheus.Timeout},
+	} {
+		if d.value <= 0 {
+			return fmt.Errorf("%s must be longer than zero, got %s", d.flag, d.value)
+		}
+	}
+	return nil
+}
+
 // clusterOptions decides between standalone and cluster mode: a cluster is
 // used when one is configured (--kubeconfig, $KUBECONFIG, in-cluster).
 func (f *serveFlags) clusterOptions(data map[string]any) (*server.ClusterOptions, error) {
@@ -122,10 +142,12 @@ func (f *serveFlags) clusterOptions(data map[string]any) (*server.ClusterOptions
 	}
 	c := &server.ClusterOptions{
 		Config: cfg, Interval: f.sloInterval, StaleAfter: f.staleAfter,
-		Thresholds: thresholds(data), LeaderElection: f.leaderElect, LeaderElectionNamespace: f.leaderNamespace,
+		Thresholds: thresholds(data), LeaderElectionNamespace: f.leaderNamespace,
 	}
+	// Only measuring SLOs needs a leader; replicas that only read budgets don't.
 	if f.prometheus.URL != "" {
 		c.Prometheus = &f.prometheus
+		c.LeaderElection = f.leaderElect
 	}
 	return c, nil
 }
@@ -163,15 +185,14 @@ func thresholds(data map[string]any) slo.Thresholds {
 	return t
 }
 
+// number reads a data document number (manifest.Decode keeps json.Number).
 func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	f, err := n.Float64()
+	return f, err == nil
 }
 
 func newLogger(level string, w io.Writer) (logr.Logger, error) {

@@ -121,8 +121,8 @@ previous_weight(_, 0) := 0
 previous_weight(weights, i) := weights[i - 1] if i > 0
 
 # Flagger Canary: analysis cannot be skipped, and traffic moves in small steps.
-# Flagger's field is spec.skipAnalysis (DESIGN.md says "analysis.skipAnalysis",
-# but Flagger's API has it on the spec, beside spec.analysis); absent means false.
+# Flagger's field is spec.skipAnalysis (not analysis.skipAnalysis: Flagger's
+# API has it on the spec, beside spec.analysis); absent means false.
 strategy_patch contains {"op": "add", "path": "/spec/skipAnalysis", "value": false} if {
 	k8s.is_flagger_canary
 	k8s.object.spec.skipAnalysis == true
