@@ -53,7 +53,13 @@ the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 			if err != nil {
 				return err
 			}
-			return runDemo(cmd.Context(), out, dir, engine, exampleBudgets())
+			err = runDemo(cmd.Context(), out, dir, engine, exampleBudgets())
+			if cmd.Context().Err() != nil {
+				// Ctrl-C: everything started has been stopped.
+				fmt.Fprintln(out, "interrupted: the control plane and webhooks are stopped")
+				return &exitError{code: exitInterrupted}
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")

@@ -19,6 +19,8 @@ import (
 const (
 	exitFailure  = 1 // a policy failed
 	exitBadInput = 2 // unreadable or invalid input, broken policies, bad flags
+	// exitInterrupted is the shell's code for a command ended by Ctrl-C.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code up to main; its message is printed unless empty.
