@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 
@@ -108,5 +109,39 @@ func BenchmarkConftestStyleDeploymentReview(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkEvaluateWithBudgets is the same review with budgets for n SLOs in
+// data, the workload's own among them: budget lookups must not grow with n.
+func BenchmarkEvaluateWithBudgets(b *testing.B) {
+	v, err := ast.ValueFromReader(bytes.NewReader(reviewBytes(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
+			e := benchEngine(b)
+			budgets := make(map[string]any, n)
+			for i := range n - 1 {
+				budgets[fmt.Sprintf("team-%d/service-%d", i%100, i)] = map[string]any{"objective": 0.999, "window": "30d", "remaining": 0.5, "stale": false}
+			}
+			budgets["shop/frontend"] = map[string]any{"objective": 0.999, "window": "30d", "remaining": 0.5, "stale": false}
+			ctx := context.Background()
+			if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, budgets); err != nil {
+				b.Fatal(err)
+			}
+			d, err := e.Evaluate(ctx, v)
+			if err != nil || !d.Allowed() || len(d.Warnings) != 0 {
+				b.Fatalf("the benchmark review must pass cleanly with its SLO known: %+v %v", d, err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := e.Evaluate(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
