@@ -27,7 +27,7 @@ slo := value if {
 	trim_space(value) != ""
 }
 
-# A manifest without a namespace is applied into "default" (as slo-declared).
+# A manifest without a namespace is applied into "default".
 default namespace := "default"
 
 namespace := k8s.namespace
