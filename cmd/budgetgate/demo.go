@@ -45,7 +45,13 @@ the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			engine, err := demoEngine(cmd.Context(), pf)
+			// examples/data.yaml gives the policies their config and the
+			// SLOs their measured budgets, as Prometheus would in a cluster.
+			data, err := exampleData()
+			if err != nil {
+				return badInput(err)
+			}
+			engine, err := pf.engineWith(cmd.Context(), data)
 			if err != nil {
 				return badInput(err)
 			}
@@ -53,7 +59,7 @@ the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 			if err != nil {
 				return err
 			}
-			err = runDemo(cmd.Context(), out, dir, engine, exampleBudgets())
+			err = runDemo(cmd.Context(), out, dir, engine, budgetsOf(data))
 			if cmd.Context().Err() != nil {
 				// Ctrl-C: everything started has been stopped.
 				fmt.Fprintln(out, "interrupted: the control plane and webhooks are stopped")
@@ -65,16 +71,6 @@ the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
 	cmd.Flags().StringVar(&assets, "assets", "", "folder with kube-apiserver, etcd and kubectl")
 	return cmd
-}
-
-// demoEngine loads the policies with the config of examples/data.yaml; the
-// budgets come from the example SLOs' status, as in a cluster.
-func demoEngine(ctx context.Context, pf policyFlags) (*rego.Engine, error) {
-	data, err := exampleData()
-	if err != nil {
-		return nil, err
-	}
-	return pf.engineWith(ctx, data)
 }
 
 // exampleData is examples/data.yaml.
@@ -211,12 +207,8 @@ func warningLines(stderr string) []string {
 	return out
 }
 
-// exampleBudgets are the budgets of examples/data.yaml by "namespace/name".
-func exampleBudgets() map[string]any {
-	data, err := exampleData()
-	if err != nil {
-		return nil // the embedded file is tested; the SLOs then stay unmeasured
-	}
+// budgetsOf is data.budgetgate.budgets of a data document, by "namespace/name".
+func budgetsOf(data map[string]any) map[string]any {
 	bg, _ := data["budgetgate"].(map[string]any)
 	budgets, _ := bg["budgets"].(map[string]any)
 	return budgets
