@@ -99,7 +99,7 @@ benchmarks.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
+	f.addPoliciesFlag(cmd)
 	fl.StringArrayVarP(&f.data, "data", "d", nil, "data document (YAML or JSON): config, and budgets when standalone; repeatable")
 	fl.StringVar(&f.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with the serving certificate tls.crt and key tls.key")
 	fl.IntVar(&f.port, "port", 9443, "HTTPS port of the webhooks")
