@@ -38,8 +38,8 @@ type Reloader struct {
 	Metrics    *Metrics
 	Log        logr.Logger
 
+	// wake is made by Start before anything can call Notify.
 	wake chan struct{}
-	once sync.Once
 
 	mu     sync.Mutex
 	status Status
@@ -68,14 +68,9 @@ func (r *Reloader) NeedLeaderElection() bool { return false }
 // Notify asks for a check now (a ConfigMap changed); it never blocks.
 func (r *Reloader) Notify() {
 	select {
-	case r.wakeup() <- struct{}{}:
+	case r.wake <- struct{}{}:
 	default:
 	}
-}
-
-func (r *Reloader) wakeup() chan struct{} {
-	r.once.Do(func() { r.wake = make(chan struct{}, 1) })
-	return r.wake
 }
 
 // Status returns the current status.
@@ -88,6 +83,7 @@ func (r *Reloader) Status() Status {
 // Start checks the sources until ctx ends. The engine's current set (the
 // one serve loaded at start) serves until the first check replaces it.
 func (r *Reloader) Start(ctx context.Context) error {
+	r.wake = make(chan struct{}, 1)
 	if set := r.Engine.Current(); set != nil {
 		r.mu.Lock()
 		r.status.Source, r.status.Files, r.status.LoadedAt = set.Source, len(set.Files), time.Now()
@@ -106,7 +102,7 @@ func (r *Reloader) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
-		case <-r.wakeup():
+		case <-r.wake:
 		}
 	}
 }
