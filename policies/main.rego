@@ -8,7 +8,9 @@ import data.budgetgate.lib.canary
 import data.budgetgate.lib.config
 import data.budgetgate.lib.k8s
 
+# A namespace of tier "off" is not judged at all.
 findings contains object.union(f, {"action": action(f)}) if {
+	not config.off
 	some f in data.budgetgate.rules[_].findings
 }
 
@@ -35,8 +37,21 @@ deny contains f if {
 }
 
 deny contains {"msg": msg, "policy": "config"} if {
-	some policy in config.invalid_actions
-	msg := sprintf("data.budgetgate.config.actions[%q] is %v: use one of deny, canary, warn, dryrun", [policy, config.config.actions[policy]])
+	some [field, value] in config.invalid_actions
+	msg := sprintf("data.budgetgate.config.%s is %v: use one of deny, canary, warn, dryrun", [field, value])
+}
+
+deny contains {"msg": msg, "policy": "config"} if {
+	some t in config.invalid_tiers
+	msg := sprintf("data.budgetgate.config names the tier %q: use one of %s", [t, concat(", ", sort(object.keys(config.tier_actions)))])
+}
+
+# A namespace label naming no tier is a typo to fix, not a reason to block
+# every workload of the namespace: production's actions apply meanwhile.
+warn contains {"msg": msg, "policy": "config"} if {
+	t := config.namespace_tier
+	not t in object.keys(config.tier_actions)
+	msg := sprintf("namespace %s is labelled %s=%q, which names no tier: production's actions apply; label it one of %s", [k8s.namespace, config.tier_label, t, concat(", ", sort(object.keys(config.tier_actions)))])
 }
 
 deny contains {"msg": msg, "policy": "config"} if {

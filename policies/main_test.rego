@@ -85,7 +85,7 @@ image_msg := `Deployment shop/checkout: container "app" image "app:latest" uses 
 
 slo_msg := `Deployment shop/checkout: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`
 
-replicas_msg := "Deployment shop/checkout: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler"
+replicas_msg := "Deployment shop/checkout: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)"
 
 test_compliant_deployment_passes if {
 	main.deny == set() with input as deployment
@@ -207,7 +207,7 @@ test_configured_parameters_reach_the_verdict if {
 		{"msg": `Deployment shop/checkout: container "app" image "registry.example.com/shop/checkout:1.4.2" is not pinned by digest (digest pinning is required): set spec.template.spec.containers[0].image to a fixed version`, "policy": "image-pinned", "action": "deny"},
 	} with input as obj with data.budgetgate.config as cfg
 	main.warn == {{
-		"msg": "Deployment shop/checkout: spec.replicas is 3, below the minimum of 5: set spec.replicas to 5 or more, or leave it to an autoscaler",
+		"msg": "Deployment shop/checkout: spec.replicas is 3, below the minimum of 5: set spec.replicas to 5 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)",
 		"policy": "min-replicas",
 		"action": "warn",
 	}} with input as obj with data.budgetgate.config as cfg
@@ -373,4 +373,46 @@ test_flagger_canary_with_low_budget_is_patched if {
 test_custom_finding_without_policy_denies if {
 	main.deny == {{"msg": "custom says no", "action": "deny"}} with input as deployment
 		with data.budgetgate.rules.custom.findings as {{"msg": "custom says no"}}
+}
+
+tiered(tier) := {"shop": {"labels": {"budgetgate.dev/tier": tier}}}
+
+test_staging_namespace_warns_where_production_denies if {
+	main.deny == set() with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("staging")
+	{f.policy | some f in main.warn} == {"owner-label", "image-pinned"} with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("staging")
+	{f.policy | some f in main.dryrun} == {"slo-declared", "min-replicas"} with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("staging")
+	main.patch == set() with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("staging")
+}
+
+test_tier_off_judges_nothing if {
+	main.deny == set() with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("off")
+	main.warn == set() with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("off")
+	main.dryrun == set() with input as bad with data.budgetgate.config as {"tier": "off"}
+}
+
+test_ci_names_the_tier_in_config if {
+	main.deny == set() with input as bad with data.budgetgate.config as {"tier": "staging"}
+	count(main.deny) == 2 with input as bad with data.budgetgate.config as {"tier": "production"}
+}
+
+test_unknown_namespace_tier_warns_and_production_applies if {
+	main.warn[{
+		"msg": `namespace shop is labelled budgetgate.dev/tier="prod", which names no tier: production's actions apply; label it one of off, production, staging`,
+		"policy": "config",
+	}] with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("prod")
+	{f.policy | some f in main.deny} == {"owner-label", "image-pinned", "slo-declared"} with input as review("CREATE", bad) with data.budgetgate.namespaces as tiered("prod")
+}
+
+test_unknown_configured_tier_is_a_config_denial if {
+	main.deny == {{
+		"msg": `data.budgetgate.config names the tier "dev": use one of off, production, staging`,
+		"policy": "config",
+	}} with input as deployment with data.budgetgate.config as {"tiers": {"dev": {"actions": {"probes": "warn"}}}}
+}
+
+test_invalid_tier_action_is_a_config_denial if {
+	main.deny == {{
+		"msg": `data.budgetgate.config.tiers["staging"].actions["probes"] is block: use one of deny, canary, warn, dryrun`,
+		"policy": "config",
+	}} with input as deployment with data.budgetgate.config as {"tiers": {"staging": {"actions": {"probes": "block"}}}}
 }

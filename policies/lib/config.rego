@@ -2,6 +2,8 @@
 # DESIGN.md, and data.budgetgate.config overrides them key by key.
 package budgetgate.lib.config
 
+import data.budgetgate.lib.k8s
+
 default config := {}
 
 config := data.budgetgate.config if is_object(data.budgetgate.config)
@@ -20,25 +22,97 @@ default_actions := {
 	"min-replicas": "warn",
 }
 
-# action is the configured action of a rule id; an unknown or invalid one
-# falls back to the default, and a rule id without default denies.
+# Tiers: a namespace labelled budgetgate.dev/tier gets that tier's default
+# actions. "production" is DESIGN.md's table; "staging" warns where
+# production denies or canaries, and only records what matters little
+# before production; "off" judges nothing (the webhooks also skip such
+# namespaces). Where nothing names a tier (CI, conftest, an unlabelled
+# namespace), config.tier applies, by default "production".
+tier_label := "budgetgate.dev/tier"
+
+tier_actions := {
+	"production": default_actions,
+	"staging": {
+		"budget-freeze": "warn",
+		"budget-canary": "warn",
+		"budget-stale": "dryrun",
+		"slo-declared": "dryrun",
+		"owner-label": "warn",
+		"resources": "warn",
+		"probes": "warn",
+		"image-pinned": "warn",
+		"min-replicas": "dryrun",
+	},
+	"off": {},
+}
+
+# namespace_tier is the tier label of the object's namespace, as the webhook
+# syncs namespaces into data.budgetgate.namespaces (a CI data document may
+# carry them too).
+namespace_tier := t if {
+	t := data.budgetgate.namespaces[k8s.namespace].labels[tier_label]
+	is_string(t)
+}
+
+# tier is the namespace's tier, else config.tier; a tier that is not one of
+# tier_actions falls back to production (the strictest), and is reported.
+tier := t if {
+	t := namespace_tier
+	t in object.keys(tier_actions)
+} else := t if {
+	t := setting("tier")
+	t in object.keys(tier_actions)
+} else := "production"
+
+off if tier == "off"
+
+# action is a rule id's action in the object's tier, the first of:
+# config.tiers[tier].actions, config.actions (every tier), the tier's
+# default, DESIGN.md's default; a rule id none of them names denies.
+# Invalid configured actions are skipped (and reported by invalid_actions).
 action(policy) := a if {
+	a := setting("tiers")[tier].actions[policy]
+	a in valid_actions
+} else := a if {
 	a := config.actions[policy]
 	a in valid_actions
-} else := d if {
-	d := default_actions[policy]
+} else := a if {
+	a := tier_actions[tier][policy]
+} else := a if {
+	a := default_actions[policy]
 } else := "deny"
 
-# invalid_actions names configured actions that are not one of valid_actions.
-invalid_actions contains policy if {
+# invalid_actions holds [field, value] of configured actions that are not
+# one of valid_actions, field named as the user wrote it.
+invalid_actions contains [sprintf("actions[%q]", [policy]), a] if {
 	some policy, a in config.actions
 	not a in valid_actions
+}
+
+invalid_actions contains [sprintf("tiers[%q].actions[%q]", [t, policy]), a] if {
+	some t, tier_config in setting("tiers")
+	some policy, a in tier_config.actions
+	not a in valid_actions
+}
+
+# invalid_tiers names configured tiers that no namespace label can select.
+invalid_tiers contains t if {
+	some t, _ in setting("tiers")
+	not t in object.keys(tier_actions)
+}
+
+invalid_tiers contains t if {
+	t := setting("tier")
+	not t in object.keys(tier_actions)
 }
 
 default_parameters := {
 	"owner-label": {"key": "owner"},
 	"probes": {"liveness": false},
-	"image-pinned": {"digest": false},
+	# registries: image name prefixes allowed (empty: any registry), e.g.
+	# "ghcr.io/acme" allows ghcr.io/acme/app:1.0; Docker Hub short names are
+	# read as docker.io/library/NAME.
+	"image-pinned": {"digest": false, "registries": []},
 	"min-replicas": {"minimum": 2},
 	# The strategy a canary action forces (not a rule id: every rule whose
 	# action is canary uses it).
@@ -83,6 +157,8 @@ default_settings := {
 	"canaryBelow": 0.25,
 	"freezeBelow": 0.0,
 	"breakGlassGroups": [],
+	"tier": "production",
+	"tiers": {},
 }
 
 # setting(key) is config[key], else its default; as with parameters, a null

@@ -37,7 +37,11 @@ test_invalid_action_falls_back_to_the_default_and_is_named if {
 	config.action("owner-label") == "deny" with data.budgetgate.config as cfg
 	config.action("min-replicas") == "warn" with data.budgetgate.config as cfg
 	config.action("my-own-rule") == "deny" with data.budgetgate.config as cfg
-	config.invalid_actions == {"owner-label", "min-replicas", "my-own-rule"} with data.budgetgate.config as cfg
+	config.invalid_actions == {
+		["actions[\"owner-label\"]", "block"],
+		["actions[\"min-replicas\"]", true],
+		["actions[\"my-own-rule\"]", "ignore"],
+	} with data.budgetgate.config as cfg
 }
 
 test_config_that_is_not_an_object_is_empty if {
@@ -108,4 +112,64 @@ test_setting_of_the_wrong_type_gives_the_default_and_is_named if {
 
 test_flagger_step_weight_default if {
 	config.parameter("canary", "maxFlaggerStepWeight") == 10
+}
+
+# A Deployment in namespace shop, as CI sees it and as the webhook does.
+shop_manifest := {"kind": "Deployment", "metadata": {"name": "checkout", "namespace": "shop"}}
+
+shop_review := {"kind": "AdmissionReview", "request": {"operation": "CREATE", "namespace": "shop", "object": shop_manifest}}
+
+labelled(tier) := {"shop": {"labels": {"budgetgate.dev/tier": tier}}}
+
+test_without_a_tier_production_applies if {
+	config.tier == "production" with input as shop_manifest
+	config.action("owner-label") == "deny" with input as shop_review
+	config.invalid_tiers == set()
+}
+
+test_namespace_label_picks_the_tier if {
+	config.tier == "staging" with input as shop_review with data.budgetgate.namespaces as labelled("staging")
+	config.action("owner-label") == "warn" with input as shop_review with data.budgetgate.namespaces as labelled("staging")
+	config.action("min-replicas") == "dryrun" with input as shop_review with data.budgetgate.namespaces as labelled("staging")
+	config.off with input as shop_review with data.budgetgate.namespaces as labelled("off")
+	not config.off with input as shop_review with data.budgetgate.namespaces as labelled("production")
+}
+
+test_other_namespaces_labels_do_not_apply if {
+	config.tier == "production" with input as shop_review with data.budgetgate.namespaces as {"web": {"labels": {"budgetgate.dev/tier": "off"}}}
+}
+
+test_config_tier_applies_where_no_namespace_label_does if {
+	cfg := {"tier": "staging"}
+	config.tier == "staging" with input as shop_manifest with data.budgetgate.config as cfg
+	config.action("probes") == "warn" with input as shop_manifest with data.budgetgate.config as cfg
+	config.tier == "production" with input as shop_review with data.budgetgate.config as cfg with data.budgetgate.namespaces as labelled("production")
+}
+
+test_unknown_tiers_fall_back_to_production if {
+	config.tier == "production" with input as shop_review with data.budgetgate.namespaces as labelled("prod")
+	config.tier == "production" with input as shop_manifest with data.budgetgate.config as {"tier": "prod"}
+	config.invalid_tiers == {"prod"} with data.budgetgate.config as {"tier": "prod"}
+	config.invalid_tiers == {"dev"} with data.budgetgate.config as {"tiers": {"dev": {"actions": {}}}}
+	config.invalid_tiers == set() with input as shop_review with data.budgetgate.namespaces as labelled("prod")
+}
+
+test_action_precedence if {
+	cfg := {
+		"actions": {"probes": "dryrun", "resources": "canary"},
+		"tiers": {"staging": {"actions": {"probes": "deny", "resources": "nope"}}},
+	}
+	ns := labelled("staging")
+
+	# tiers[tier].actions first, then actions, then the tier's default
+	config.action("probes") == "deny" with input as shop_review with data.budgetgate.config as cfg with data.budgetgate.namespaces as ns
+	config.action("resources") == "canary" with input as shop_review with data.budgetgate.config as cfg with data.budgetgate.namespaces as ns
+	config.action("owner-label") == "warn" with input as shop_review with data.budgetgate.config as cfg with data.budgetgate.namespaces as ns
+	config.action("probes") == "dryrun" with input as shop_manifest with data.budgetgate.config as cfg
+	config.invalid_actions == {["tiers[\"staging\"].actions[\"resources\"]", "nope"]} with data.budgetgate.config as cfg
+}
+
+test_tiers_of_the_wrong_type_are_invalid_settings if {
+	config.invalid_settings == {"tiers", "tier"} with data.budgetgate.config as {"tiers": ["staging"], "tier": 1}
+	config.tier == "production" with input as shop_manifest with data.budgetgate.config as {"tiers": ["staging"], "tier": 1}
 }

@@ -192,3 +192,44 @@ test_rollout_with_workload_ref_is_skipped if {
 	}
 	image_pinned.findings == set() with input as rollout with data.budgetgate.config as digest_required
 }
+
+test_full_names if {
+	every image, name in {
+		"nginx": "docker.io/library/nginx",
+		"nginx:1.27": "docker.io/library/nginx",
+		"docker.io/nginx:1.27": "docker.io/library/nginx",
+		"bitnami/redis:7.2": "docker.io/bitnami/redis",
+		"ghcr.io/acme/app:1.0": "ghcr.io/acme/app",
+		"registry:5000/app:1.0": "registry:5000/app",
+		"localhost/app": "localhost/app",
+		"gcr.io/google-samples/microservices-demo/frontend:v0.10.1": "gcr.io/google-samples/microservices-demo/frontend",
+		"ghcr.io/acme/app@sha256:0123": "ghcr.io/acme/app",
+	} {
+		image_pinned.full_name(image) == name
+	}
+}
+
+with_image(image) := json.patch(deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image}])
+
+registries(list) := {"parameters": {"image-pinned": {"registries": list}}}
+
+test_any_registry_by_default if {
+	count(image_pinned.findings) == 0 with input as with_image("docker.io/library/nginx:1.27")
+}
+
+test_allowed_registries if {
+	cfg := registries(["ghcr.io/acme/", "docker.io/library", "registry.example.com"])
+	every image in ["ghcr.io/acme/app:1.0", "nginx:1.27", "registry.example.com/shop/checkout:1.4.2"] {
+		count(image_pinned.findings) == 0 with input as with_image(image) with data.budgetgate.config as cfg
+	}
+	every image in ["ghcr.io/acme-corp/app:1.0", "bitnami/redis:7.2", "registry.example.com.evil.io/app:1"] {
+		count(image_pinned.findings) == 1 with input as with_image(image) with data.budgetgate.config as cfg
+	}
+}
+
+test_registry_finding_says_which_registries if {
+	cfg := registries(["ghcr.io/acme"])
+	some f in image_pinned.findings with input as review("CREATE", with_image("quay.io/acme/app:1.0")) with data.budgetgate.config as cfg
+	f.policy == "image-pinned"
+	f.msg == `Deployment shop/checkout: container "app" image "quay.io/acme/app:1.0" is not from an allowed registry (ghcr.io/acme): pull it from one of them`
+}

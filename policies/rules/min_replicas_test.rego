@@ -76,7 +76,7 @@ with_replicas(obj, n) := json.patch(obj, [{"op": "replace", "path": "/spec/repli
 one_replica := with_replicas(deployment, 1)
 
 too_few(kind, replicas, minimum) := {{
-	"msg": sprintf("%s shop/checkout: spec.replicas is %d, below the minimum of %d: set spec.replicas to %d or more, or leave it to an autoscaler", [kind, replicas, minimum, minimum]),
+	"msg": sprintf("%s shop/checkout: spec.replicas is %d, below the minimum of %d: set spec.replicas to %d or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)", [kind, replicas, minimum, minimum]),
 	"policy": "min-replicas",
 }}
 
@@ -88,13 +88,20 @@ test_compliant_deployment_has_no_finding if {
 test_too_few_replicas if {
 	min_replicas.findings == too_few("Deployment", 1, 2) with input as one_replica
 	min_replicas.findings == {{
-		"msg": "Deployment shop/checkout: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler",
+		"msg": "Deployment shop/checkout: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)",
 		"policy": "min-replicas",
 	}} with input as one_replica
 }
 
-test_autoscaled_and_parked_workloads_are_not_judged if {
-	min_replicas.findings == set() with input as json.remove(deployment, ["spec/replicas"])
+# The API server stores an unset spec.replicas as 1: CI judges it the same.
+test_unset_replicas_count_as_one if {
+	min_replicas.findings == {{
+		"msg": "Deployment shop/checkout: spec.replicas is 1 (unset), below the minimum of 2: set spec.replicas to 2 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)",
+		"policy": "min-replicas",
+	}} with input as json.remove(deployment, ["spec/replicas"])
+}
+
+test_parked_and_malformed_replicas_are_not_judged if {
 	min_replicas.findings == set() with input as with_replicas(deployment, 0)
 	min_replicas.findings == set() with input as with_replicas(deployment, null)
 	min_replicas.findings == set() with input as with_replicas(deployment, "1")
