@@ -148,30 +148,39 @@ func BenchmarkEvaluateWithBudgets(b *testing.B) {
 // (full library, budgets for 1,000 SLOs in data) and reports the median and
 // the 99th percentile next to the mean: a webhook's users wait for the tail,
 // which a mean hides (a GC pause or a cache miss lands on a few requests).
+// verdicts=all is what check and the mutating webhook evaluate,
+// verdicts=admission what the validating webhook does (no patch).
 func BenchmarkEvaluateLatency(b *testing.B) {
 	v, err := ast.ValueFromReader(bytes.NewReader(reviewBytes(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := benchEngine(b)
-	ctx := context.Background()
-	if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, budgetsFor(1000)); err != nil {
-		b.Fatal(err)
+	for _, c := range []struct {
+		name     string
+		verdicts Verdicts
+	}{{"all", AllVerdicts}, {"admission", AdmissionVerdicts}} {
+		b.Run("verdicts="+c.name, func(b *testing.B) {
+			e := benchEngine(b)
+			ctx := context.Background()
+			if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, budgetsFor(1000)); err != nil {
+				b.Fatal(err)
+			}
+			durations := make([]time.Duration, 0, 1<<16)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				start := time.Now()
+				if _, err := e.EvaluateVerdicts(ctx, c.verdicts, v); err != nil {
+					b.Fatal(err)
+				}
+				durations = append(durations, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(durations)
+			b.ReportMetric(float64(percentile(durations, 0.50).Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(percentile(durations, 0.99).Nanoseconds())/1e3, "p99-µs")
+		})
 	}
-	durations := make([]time.Duration, 0, 1<<16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		start := time.Now()
-		if _, err := e.Evaluate(ctx, v); err != nil {
-			b.Fatal(err)
-		}
-		durations = append(durations, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(durations)
-	b.ReportMetric(float64(percentile(durations, 0.50).Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(percentile(durations, 0.99).Nanoseconds())/1e3, "p99-µs")
 }
 
 // percentile reads the q-quantile of sorted durations (nearest rank).

@@ -150,6 +150,16 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) (*Decision, erro
 	return set.Evaluate(ctx, input)
 }
 
+// EvaluateVerdicts runs the current policy set on input, reading only the
+// verdict rules v selects (the webhooks: each reads only what it answers with).
+func (e *Engine) EvaluateVerdicts(ctx context.Context, v Verdicts, input ast.Value) (*Decision, error) {
+	set := e.current.Load()
+	if set == nil {
+		return nil, ErrNoPolicies
+	}
+	return set.EvaluateVerdicts(ctx, v, input)
+}
+
 // smokeTest catches what compiling cannot: rules whose values conflict at
 // run time (two values for one complete rule) or builtins that fail, on
 // inputs every set must handle.

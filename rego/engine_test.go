@@ -348,3 +348,41 @@ deny contains sprintf("%s, %d budgets", [data.budgetgate.config.greeting, count(
 		t.Errorf("a refused reload changed the serving set or data: %q from %s", got, e.Current().Source)
 	}
 }
+
+// AdmissionVerdicts reads everything the validating webhook answers with,
+// exactly as AllVerdicts does, and leaves out only the patch.
+func TestEvaluateAdmissionVerdicts(t *testing.T) {
+	files, err := ReadFS(policies.FS, ".", "policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(nil)
+	mustLoad(t, e, files)
+	// No SLO label: slo-declared asks for a canary (a warning and a patch),
+	// no owner label: owner-label denies.
+	in := input(t, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},
+	 "spec":{"replicas":3,"template":{"spec":{"containers":[{"name":"app","image":"registry.example/app:1.0",
+	 "readinessProbe":{},"resources":{"requests":{"cpu":"1","memory":"1Gi"},"limits":{"memory":"1Gi"}}}]}}}}`)
+	ctx := context.Background()
+	all, err := e.EvaluateVerdicts(ctx, AllVerdicts, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admission, err := e.EvaluateVerdicts(ctx, AdmissionVerdicts, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Failures) == 0 || len(all.Warnings) == 0 || len(all.Patch) == 0 {
+		t.Fatalf("the input must fail, warn and patch: %+v", all)
+	}
+	if got, want := fmt.Sprint(msgs(admission.Failures), msgs(admission.Warnings), msgs(admission.DryRun)),
+		fmt.Sprint(msgs(all.Failures), msgs(all.Warnings), msgs(all.DryRun)); got != want {
+		t.Errorf("AdmissionVerdicts found %s, AllVerdicts %s", got, want)
+	}
+	if len(admission.Patch) != 0 {
+		t.Errorf("AdmissionVerdicts must not evaluate the patch, got %+v", admission.Patch)
+	}
+	if _, err := e.EvaluateVerdicts(ctx, Verdicts(99), in); err == nil {
+		t.Error("an unknown verdict set must be refused")
+	}
+}

@@ -62,12 +62,36 @@ type PolicySet struct {
 	// Files lists the policy files of the set.
 	Files []string
 	rules []verdictRule
-	query opa.PreparedEvalQuery
+	// queries[v] reads the rules that Verdicts v selects: all of them
+	// for check and the mutating webhook, all but patch for the validating
+	// webhook (its answer never carries a patch).
+	queries [verdictSets]opa.PreparedEvalQuery
+}
+
+// Verdicts selects the verdict rules an evaluation reads. A rule that is not
+// read is not evaluated: OPA evaluates only what a query refers to, so the
+// validating webhook does not pay for the patch (pod template hashes,
+// annotation operations), which only the mutating webhook answers with.
+type Verdicts int
+
+const (
+	// AllVerdicts reads every verdict rule: deny, violation, warn, dryrun
+	// and patch (check, conftest-style reports).
+	AllVerdicts Verdicts = iota
+	// AdmissionVerdicts reads deny, violation, warn and dryrun: what the
+	// validating webhook answers with. Decision.Patch stays empty.
+	AdmissionVerdicts
+	verdictSets
+)
+
+// selects says whether the rule set v reads rules of kind k.
+func (v Verdicts) selects(k ruleKind) bool {
+	return v != AdmissionVerdicts || k != patchKind
 }
 
 // Compile parses and compiles files against store, finds the verdict rules of
-// every package and prepares one query that reads them all. Errors name the
-// file and line.
+// every package and prepares the queries that read them (one per Verdicts,
+// each reading its rules in one evaluation). Errors name the file and line.
 func Compile(ctx context.Context, source string, files Files, store storage.Store) (*PolicySet, error) {
 	modules := make(map[string]*ast.Module, len(files))
 	var parseErrs ast.Errors
@@ -99,15 +123,18 @@ func Compile(ctx context.Context, source string, files Files, store storage.Stor
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("policies from %s define no deny, violation, warn, dryrun or patch rule: nothing would ever be enforced", source)
 	}
-	query, err := opa.New(
-		opa.ParsedQuery(verdictQuery(rules)),
-		opa.Compiler(compiler),
-		opa.Store(store),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("preparing policies from %s: %w", source, err)
+	set := &PolicySet{Source: source, Files: files.names(), rules: rules}
+	for v := range verdictSets {
+		set.queries[v], err = opa.New(
+			opa.ParsedQuery(verdictQuery(rules, v)),
+			opa.Compiler(compiler),
+			opa.Store(store),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("preparing policies from %s: %w", source, err)
+		}
 	}
-	return &PolicySet{Source: source, Files: files.names(), rules: rules, query: query}, nil
+	return set, nil
 }
 
 // compile holds a read transaction only while compiling: preparing the query
@@ -175,15 +202,23 @@ func findVerdictRules(modules map[string]*ast.Module) []verdictRule {
 	return rules
 }
 
-// verdictQuery reads every verdict rule in one evaluation. A comprehension
-// makes an undefined rule an empty list instead of failing the whole query.
-func verdictQuery(rules []verdictRule) ast.Body {
+// verdictQuery reads the verdict rules v selects in one evaluation. A
+// comprehension makes an undefined rule an empty list instead of failing the
+// whole query. A query must have a body: a set without a rule v selects
+// (only patch rules) reads an empty list.
+func verdictQuery(rules []verdictRule, v Verdicts) ast.Body {
 	body := make(ast.Body, 0, len(rules))
 	x := ast.VarTerm("x")
 	for _, r := range rules {
+		if !v.selects(r.kind) {
+			continue
+		}
 		elems := r.path.Append(ast.VarTerm(ast.WildcardPrefix + "0"))
 		comp := ast.ArrayComprehensionTerm(x, ast.NewBody(ast.Assign.Expr(x, ast.NewTerm(elems))))
 		body.Append(ast.Assign.Expr(ast.VarTerm(r.binding), comp))
+	}
+	if len(body) == 0 {
+		body.Append(ast.Assign.Expr(ast.VarTerm("none"), ast.ArrayTerm()))
 	}
 	return body
 }
@@ -205,7 +240,16 @@ func (s *PolicySet) Namespaces() []string {
 
 // Evaluate runs the policy set on a parsed input.
 func (s *PolicySet) Evaluate(ctx context.Context, input ast.Value) (*Decision, error) {
-	rs, err := s.query.Eval(ctx, opa.EvalParsedInput(input))
+	return s.EvaluateVerdicts(ctx, AllVerdicts, input)
+}
+
+// EvaluateVerdicts runs the policy set on a parsed input, reading only the
+// verdict rules v selects.
+func (s *PolicySet) EvaluateVerdicts(ctx context.Context, v Verdicts, input ast.Value) (*Decision, error) {
+	if v < 0 || v >= verdictSets {
+		return nil, fmt.Errorf("evaluating policies from %s: unknown verdict set %d", s.Source, v)
+	}
+	rs, err := s.queries[v].Eval(ctx, opa.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating policies from %s: %w", s.Source, err)
 	}
@@ -214,6 +258,9 @@ func (s *PolicySet) Evaluate(ctx context.Context, input ast.Value) (*Decision, e
 	}
 	d := &Decision{Successes: map[string]int{}}
 	for _, r := range s.rules {
+		if !v.selects(r.kind) {
+			continue
+		}
 		values, _ := rs[0].Bindings[r.binding].([]any)
 		if r.kind == patchKind {
 			ops, err := toPatch(r, values)

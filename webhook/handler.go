@@ -20,6 +20,14 @@ type Evaluator interface {
 	Evaluate(ctx context.Context, input ast.Value) (*rego.Decision, error)
 }
 
+// VerdictEvaluator is an Evaluator that can read only some verdict rules
+// (rego.Engine is one): each webhook then evaluates only what it answers
+// with, and the validating webhook does not pay for the patch.
+type VerdictEvaluator interface {
+	Evaluator
+	EvaluateVerdicts(ctx context.Context, v rego.Verdicts, input ast.Value) (*rego.Decision, error)
+}
+
 // Handler answers one admission request.
 type Handler interface {
 	Handle(ctx context.Context, review *Review) (Response, Outcome)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/go-logr/logr"
+
+	"github.com/budgetgate/budgetgate/rego"
 )
 
 // Mutator answers with the JSON Patch of the policies' patch rules. It does
@@ -21,7 +23,10 @@ var _ Handler = (*Mutator)(nil)
 
 // Handle implements Handler.
 func (m *Mutator) Handle(ctx context.Context, review *Review) (Response, Outcome) {
-	d, err := evaluate(ctx, m.Engine, m.Options, review)
+	// Every verdict rule, though only the patch is answered: an error in any
+	// rule then fails this webhook as the failure mode says, as it fails the
+	// validating one, and the patch needs the findings anyway.
+	d, err := evaluate(ctx, m.Engine, rego.AllVerdicts, m.Options, review)
 	if err != nil {
 		return onFailure(m.Options.FailureMode, m.Log, review, err)
 	}

@@ -26,7 +26,7 @@ var _ Handler = (*Validator)(nil)
 
 // Handle implements Handler.
 func (v *Validator) Handle(ctx context.Context, review *Review) (Response, Outcome) {
-	d, err := evaluate(ctx, v.Engine, v.Options, review)
+	d, err := evaluate(ctx, v.Engine, rego.AdmissionVerdicts, v.Options, review)
 	if err != nil {
 		return onFailure(v.Options.FailureMode, v.Log, review, err)
 	}
@@ -71,11 +71,18 @@ func findingStrings(fs []rego.Finding) []string {
 	return out
 }
 
-// evaluate runs the engine under the configured timeout.
-func evaluate(ctx context.Context, engine Evaluator, opts Options, review *Review) (*rego.Decision, error) {
+// evaluate runs the engine under the configured timeout, reading only the
+// verdicts v when the engine can.
+func evaluate(ctx context.Context, engine Evaluator, v rego.Verdicts, opts Options, review *Review) (*rego.Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	d, err := engine.Evaluate(ctx, review.Input)
+	var d *rego.Decision
+	var err error
+	if ve, ok := engine.(VerdictEvaluator); ok {
+		d, err = ve.EvaluateVerdicts(ctx, v, review.Input)
+	} else {
+		d, err = engine.Evaluate(ctx, review.Input)
+	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		return nil, fmt.Errorf("policy evaluation took longer than %s: simplify the policies or raise --eval-timeout", opts.Timeout)
 	}
