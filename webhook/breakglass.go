@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -71,11 +72,15 @@ func (v *Validator) recordBreakGlass(review *Review, warnings []rego.Finding, re
 // regarding is the admitted object as an Event's subject.
 func regarding(review *Review) runtime.Object {
 	u := &unstructured.Unstructured{}
-	u.SetUnstructuredContent(map[string]any{
-		"apiVersion": review.Object["apiVersion"],
-		"kind":       review.Object["kind"],
-		"metadata":   review.Object["metadata"],
-	})
+	content := map[string]any{}
+	for _, key := range []string{"apiVersion", "kind", "metadata"} {
+		if v := valueAt(review.Object, key); v != nil {
+			// Only here, on the rare break-glass, is the object turned into
+			// Go values (numbers as json.Number, as a decoder would).
+			content[key], _ = ast.JSON(v)
+		}
+	}
+	u.SetUnstructuredContent(content)
 	if u.GetNamespace() == "" {
 		u.SetNamespace(review.Namespace)
 	}

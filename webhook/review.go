@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,9 +26,24 @@ type Review struct {
 	Operation  string
 	// DryRun requests must have no side effects (no Events).
 	DryRun bool
-	// Object is the admitted object (the old one on DELETE), for Events.
-	Object map[string]any
+	// Object is the admitted object (the old one on DELETE), for Events;
+	// nil when the request has none.
+	Object ast.Object
 	Input  ast.Value
+}
+
+// valueAt is obj[key], nil when absent.
+func valueAt(obj ast.Object, key string) ast.Value {
+	if t := obj.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+// stringAt is obj[key] when it is a string, else "".
+func stringAt(obj ast.Object, key string) string {
+	s, _ := valueAt(obj, key).(ast.String)
+	return string(s)
 }
 
 // String names the request in logs: "CREATE Deployment shop/checkout".
@@ -53,8 +67,8 @@ func badRequestf(status int, format string, args ...any) error {
 }
 
 // decodeReview reads an admission.k8s.io/v1 AdmissionReview. The body is
-// parsed once into a generic value: it feeds both the fields read here and
-// the policy input, so no second decode happens on the admission path.
+// parsed once, straight into the policy input: the fields read here come
+// from it too, so no second decode happens on the admission path.
 func decodeReview(req *http.Request) (*Review, error) {
 	if req.Method != http.MethodPost {
 		return nil, badRequestf(http.StatusMethodNotAllowed, "method %s is not allowed: POST an AdmissionReview", req.Method)
@@ -73,45 +87,40 @@ func decodeReview(req *http.Request) (*Review, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequestf(http.StatusBadRequest, "the request body is empty: POST an AdmissionReview")
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, badRequestf(http.StatusBadRequest, "the request body is not JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	doc, err := parseJSON(body)
+	if errors.Is(err, errTrailingData) {
 		return nil, badRequestf(http.StatusBadRequest, "the request body holds more than one JSON value: send one AdmissionReview")
 	}
-	review, ok := doc.(map[string]any)
+	if err != nil {
+		return nil, badRequestf(http.StatusBadRequest, "the request body is not JSON: %v", err)
+	}
+	review, ok := doc.(ast.Object)
 	if !ok {
 		return nil, badRequestf(http.StatusBadRequest, "the request body is not an AdmissionReview object")
 	}
-	apiVersion, _ := review["apiVersion"].(string)
-	kind, _ := review["kind"].(string)
+	apiVersion := stringAt(review, "apiVersion")
+	kind := stringAt(review, "kind")
 	if kind != "AdmissionReview" || apiVersion != "admission.k8s.io/v1" {
 		return nil, badRequestf(http.StatusBadRequest, "got apiVersion %q kind %q: send an admission.k8s.io/v1 AdmissionReview (set admissionReviewVersions: [v1] in the webhook configuration)", apiVersion, kind)
 	}
-	request, ok := review["request"].(map[string]any)
+	request, ok := valueAt(review, "request").(ast.Object)
 	if !ok {
 		return nil, badRequestf(http.StatusBadRequest, "the AdmissionReview has no request")
 	}
-	r := &Review{APIVersion: apiVersion}
-	r.UID, _ = request["uid"].(string)
+	r := &Review{APIVersion: apiVersion, Input: review}
+	r.UID = stringAt(request, "uid")
 	if r.UID == "" {
 		return nil, badRequestf(http.StatusBadRequest, "the AdmissionReview request has no uid")
 	}
-	r.Operation, _ = request["operation"].(string)
-	r.Namespace, _ = request["namespace"].(string)
-	r.Name, _ = request["name"].(string)
-	if k, ok := request["kind"].(map[string]any); ok {
-		r.Kind, _ = k["kind"].(string)
+	r.Operation = stringAt(request, "operation")
+	r.Namespace = stringAt(request, "namespace")
+	r.Name = stringAt(request, "name")
+	if k, ok := valueAt(request, "kind").(ast.Object); ok {
+		r.Kind = stringAt(k, "kind")
 	}
-	r.DryRun, _ = request["dryRun"].(bool)
-	if r.Object, ok = request["object"].(map[string]any); !ok {
-		r.Object, _ = request["oldObject"].(map[string]any)
-	}
-	if r.Input, err = ast.InterfaceToValue(review); err != nil {
-		return nil, badRequestf(http.StatusBadRequest, "converting the AdmissionReview for policies: %v", err)
+	r.DryRun = valueAt(request, "dryRun") == ast.Boolean(true)
+	if r.Object, ok = valueAt(request, "object").(ast.Object); !ok {
+		r.Object, _ = valueAt(request, "oldObject").(ast.Object)
 	}
 	return r, nil
 }
