@@ -48,9 +48,9 @@ canary_below := threshold("canaryBelow")
 
 freeze_below := threshold("freezeBelow")
 
-threshold(name) := entry[name] if own_threshold(name)
-
-threshold(name) := config.setting(name) if not own_threshold(name)
+threshold(name) := entry[name] if {
+	own_threshold(name)
+} else := config.setting(name)
 
 own_threshold(name) if is_number(entry[name])
 

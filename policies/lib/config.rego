@@ -58,10 +58,10 @@ namespace_tier := t if {
 # tier_actions falls back to production (the strictest), and is reported.
 tier := t if {
 	t := namespace_tier
-	t in object.keys(tier_actions)
+	is_object(tier_actions[t]) # t names a tier (cheaper than building object.keys)
 } else := t if {
 	t := setting("tier")
-	t in object.keys(tier_actions)
+	is_object(tier_actions[t])
 } else := "production"
 
 off if tier == "off"
@@ -129,9 +129,9 @@ default_parameters := {
 # parameter(policy, key) is config.parameters[policy][key], else its default.
 # A null value, or one of another type than the default, gives the default
 # (and invalid_parameters names it, so the verdict reports the mistake).
-parameter(policy, key) := config.parameters[policy][key] if has_parameter(policy, key)
-
-parameter(policy, key) := default_parameters[policy][key] if not has_parameter(policy, key)
+parameter(policy, key) := config.parameters[policy][key] if {
+	has_parameter(policy, key)
+} else := default_parameters[policy][key]
 
 has_parameter(policy, key) if {
 	value := config.parameters[policy][key]
@@ -164,9 +164,9 @@ default_settings := {
 # setting(key) is config[key], else its default; as with parameters, a null
 # value or one of another type than the default gives the default (and
 # invalid_settings names it).
-setting(key) := config[key] if has_setting(key)
-
-setting(key) := default_settings[key] if not has_setting(key)
+setting(key) := config[key] if {
+	has_setting(key)
+} else := default_settings[key]
 
 has_setting(key) if {
 	value := config[key]
@@ -175,8 +175,8 @@ has_setting(key) if {
 }
 
 invalid_settings contains key if {
-	some key, default_value in default_settings
-	value := config[key]
+	some key, value in config # not default_settings: an empty config costs nothing
+	default_value := default_settings[key]
 	value != null
 	type_name(value) != type_name(default_value)
 }

@@ -57,10 +57,9 @@ has_name if {
 }
 
 # namespace is the object's namespace; a manifest without one is named as it is.
-namespace := object.metadata.namespace
-
-namespace := input.request.namespace if {
-	not object.metadata.namespace
+namespace := object.metadata.namespace if {
+	object.metadata.namespace
+} else := input.request.namespace if {
 	is_review
 }
 
@@ -121,27 +120,25 @@ is_replicated if {
 
 # pod_spec is the pod template's spec of any workload kind. A Rollout with a
 # workloadRef has none: the referenced Deployment carries it and is judged itself.
-pod_spec := object.spec if {
-	is_workload
-	kind == "Pod"
-}
-
 pod_spec := object.spec.template.spec if {
 	is_workload
 	kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
-}
-
-pod_spec := object.spec.jobTemplate.spec.template.spec if {
+} else := object.spec if {
+	is_workload
+	kind == "Pod"
+} else := object.spec.jobTemplate.spec.template.spec if {
 	is_workload
 	kind == "CronJob"
 }
 
 # pod_spec_path is where pod_spec sits in the object, for messages.
-pod_spec_path := "spec" if kind == "Pod"
-
-pod_spec_path := "spec.template.spec" if kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
-
-pod_spec_path := "spec.jobTemplate.spec.template.spec" if kind == "CronJob"
+pod_spec_path := "spec.template.spec" if {
+	kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Rollout"}
+} else := "spec" if {
+	kind == "Pod"
+} else := "spec.jobTemplate.spec.template.spec" if {
+	kind == "CronJob"
+}
 
 # containers lists every container of the pod spec with the path of its field.
 containers contains {"container": c, "path": sprintf("%s.%s[%d]", [pod_spec_path, field, i]), "init": field == "initContainers"} if {

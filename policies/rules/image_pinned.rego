@@ -9,6 +9,7 @@ import data.budgetgate.lib.k8s
 findings contains k8s.finding("image-pinned", msg) if {
 	k8s.gated
 	some entry in k8s.containers
+	not plainly_pinned(entry.container.image)
 	problem := unpinned(entry.container.image)
 	msg := sprintf("container %q image %q %s: set %s.image to a fixed version", [entry.container.name, entry.container.image, problem, entry.path])
 }
@@ -67,6 +68,14 @@ tag(image) := t if {
 	count(parts) > 1
 	t := parts[count(parts) - 1]
 	not contains(t, "/")
+}
+
+# plainly_pinned: a tag other than latest where no digest is required, the
+# usual case: checked in one step, so unpinned's reasons are only looked for
+# when an image may have one.
+plainly_pinned(image) if {
+	tag(image) != "latest"
+	not config.parameter("image-pinned", "digest") == true
 }
 
 unpinned(image) := "has no tag" if {
