@@ -40,6 +40,10 @@ func parseJSON(data []byte) (ast.Value, error) {
 type jsonParser struct {
 	data []byte
 	pos  int
+	// pairs is a stack of the key/value pairs of the objects being read:
+	// each object's pairs sit on top until NewObject copies them, so one
+	// slice serves every object of the document.
+	pairs [][2]*ast.Term
 }
 
 func (p *jsonParser) errorf(format string, args ...any) error {
@@ -92,7 +96,8 @@ func (p *jsonParser) value(depth int) (ast.Value, error) {
 
 func (p *jsonParser) object(depth int) (ast.Value, error) {
 	p.pos++ // {
-	var pairs [][2]*ast.Term
+	base := len(p.pairs)
+	defer func() { p.pairs = p.pairs[:base] }()
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -117,7 +122,7 @@ func (p *jsonParser) object(depth int) (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		pairs = append(pairs, [2]*ast.Term{ast.StringTerm(key), ast.NewTerm(v)})
+		p.pairs = append(p.pairs, [2]*ast.Term{ast.StringTerm(key), ast.NewTerm(v)})
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("unexpected end of JSON input in an object")
@@ -127,17 +132,47 @@ func (p *jsonParser) object(depth int) (ast.Value, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			// Insert replaces the value of a key seen before: the last of
-			// duplicate keys wins, as with encoding/json.
-			obj := ast.NewObjectWithCapacity(len(pairs))
-			for _, kv := range pairs {
-				obj.Insert(kv[0], kv[1])
-			}
-			return obj, nil
+			return newObject(p.pairs[base:]), nil
 		default:
 			return nil, p.errorf("expected ',' or '}' after an object value")
 		}
 	}
+}
+
+// newObject builds an object in one block (ast.NewObject), unless a key
+// repeats: NewObject would keep both, and encoding/json keeps the last, which
+// Insert does.
+func newObject(pairs [][2]*ast.Term) ast.Object {
+	if !hasDuplicateKey(pairs) {
+		return ast.NewObject(pairs...)
+	}
+	obj := ast.NewObjectWithCapacity(len(pairs))
+	for _, kv := range pairs {
+		obj.Insert(kv[0], kv[1])
+	}
+	return obj
+}
+
+func hasDuplicateKey(pairs [][2]*ast.Term) bool {
+	if len(pairs) > 16 {
+		seen := make(map[ast.String]bool, len(pairs))
+		for _, kv := range pairs {
+			k := kv[0].Value.(ast.String)
+			if seen[k] {
+				return true
+			}
+			seen[k] = true
+		}
+		return false
+	}
+	for i := range pairs {
+		for j := range i {
+			if pairs[i][0].Value.(ast.String) == pairs[j][0].Value.(ast.String) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *jsonParser) array(depth int) (ast.Value, error) {

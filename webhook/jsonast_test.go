@@ -25,6 +25,8 @@ func TestParseJSONAgreesWithEncodingJSON(t *testing.T) {
 		`"esc: \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00"`,
 		"\"invalid utf-8: \xff\xfe\"",
 		`{"dup":1,"dup":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":0}`,
+		`{"a":{"x":1,"x":{"y":1,"y":2}},"b":[{"z":1},{"z":2,"z":3}]}`,
 		`{"nested":{"deep":[[[["x"]]]]}}`,
 	}
 	for _, text := range valid {

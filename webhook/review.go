@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -76,7 +75,16 @@ func decodeReview(req *http.Request) (*Review, error) {
 	if ct := req.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return nil, badRequestf(http.StatusUnsupportedMediaType, "content type %q is not supported: send application/json", ct)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, maxBodyBytes))
+	// Sized from Content-Length (the API server sends it): one allocation
+	// instead of io.ReadAll's doubling from 512 bytes (15 KB of garbage for a
+	// 6 KB review). bytes.Buffer wants MinRead spare bytes to see the end.
+	size := int64(4096)
+	if req.ContentLength > 0 && req.ContentLength <= maxBodyBytes {
+		size = req.ContentLength + bytes.MinRead
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(nil, req.Body, maxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
