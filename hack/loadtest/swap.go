@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -25,6 +26,7 @@ type swapResult struct {
 	every            time.Duration
 	baseline, during *stats
 	swaps            int
+	reloads          int // reloads serve logged during the swaps (file mode)
 	swapErrors       []string
 	loadTimes        []time.Duration // how long each swap took (engine mode)
 }
@@ -125,9 +127,17 @@ func swapInProcess(ctx context.Context, c config, tlsConfig *tls.Config, body []
 func swapFiles(ctx context.Context, c config, bg *server, tlsConfig *tls.Config, body []byte, policiesDir string) (*swapResult, error) {
 	res := &swapResult{how: "rewriting " + swapFile + " in serve's --policies folder every " + c.swapEvery.String(), rate: c.swapRate, every: c.swapEvery}
 	path := filepath.Join(policiesDir, swapFile)
+	loaded := func() int {
+		text, err := os.ReadFile(bg.log.Name())
+		if err != nil {
+			fatalf("reading serve's log: %v", err)
+		}
+		return bytes.Count(text, []byte(`"msg":"policies loaded"`))
+	}
 	progress("hot swap: baseline at %d req/s", c.swapRate)
 	res.baseline = attack(bg, tlsConfig, body, attackSpec{rate: c.swapRate, duration: c.swapDur}, nil)
 	progress("hot swap: %d req/s while rewriting %s every %s", c.swapRate, swapFile, c.swapEvery)
+	before := loaded()
 	res.during = attack(bg, tlsConfig, body, attackSpec{rate: c.swapRate, duration: c.swapDur}, func(stop <-chan struct{}) {
 		tick := time.NewTicker(c.swapEvery)
 		defer tick.Stop()
@@ -153,6 +163,10 @@ func swapFiles(ctx context.Context, c config, bg *server, tlsConfig *tls.Config,
 			res.swaps++
 		}
 	})
+	res.reloads = loaded() - before
+	if res.reloads == 0 {
+		return nil, fmt.Errorf("serve logged no reload while %s was rewritten %d times: does this budgetgate reload --policies (see %s)?", swapFile, res.swaps, bg.log.Name())
+	}
 	return res, nil
 }
 
@@ -168,7 +182,11 @@ func (r *swapResult) write(w io.Writer) {
 	fmt.Fprintf(w, "\n### Policy hot swap under load\n\n%s, at %d req/s.\n\n", r.how, r.rate)
 	fmt.Fprintf(w, "| run | requests | errors | p50 (ms) | p99 (ms) | max (ms) | slower than 2× baseline p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(w, "| baseline, no swap | %d | %d | %s | %s | %s | |\n", b.requests, b.failed, ms(b.quantile(0.5)), ms(b.quantile(0.99)), ms(b.quantile(1)))
-	fmt.Fprintf(w, "| %d swaps | %d | %d | %s | %s | %s | %d (limit %s ms) |\n", r.swaps, d.requests, d.failed, ms(d.quantile(0.5)), ms(d.quantile(0.99)), ms(d.quantile(1)), slow, ms(limit))
+	swaps := fmt.Sprintf("%d swaps", r.swaps)
+	if r.reloads > 0 {
+		swaps = fmt.Sprintf("%d files written, %d reloads", r.swaps, r.reloads)
+	}
+	fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %d (limit %s ms) |\n", swaps, d.requests, d.failed, ms(d.quantile(0.5)), ms(d.quantile(0.99)), ms(d.quantile(1)), slow, ms(limit))
 	if len(r.loadTimes) > 0 {
 		var total, longest time.Duration
 		for _, t := range r.loadTimes {
