@@ -64,7 +64,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "warm-up at 200 req/s before measuring")
 	flag.IntVar(&c.workers, "workers", 8, "concurrent clients of the throughput attack")
 	flag.StringVar(&c.swap, "swap", "file", `policy hot swap under load: "file" (rewrite a file in serve's --policies folder, which serve reloads), "engine" (budgetgate's server in this process, Engine.Load every -swap-every), or "" to skip`)
-	flag.IntVar(&c.swapRate, "swap-rate", 500, "offered load during the hot swap, requests per second")
+	flag.IntVar(&c.swapRate, "swap-rate", 300, "offered load during the hot swap, requests per second")
 	flag.DurationVar(&c.swapEvery, "swap-every", 3*time.Second, "time between two policy swaps (serve checks its files every 2s)")
 	flag.DurationVar(&c.swapDur, "swap-duration", 30*time.Second, "length of the hot swap attack (and of its baseline)")
 	flag.StringVar(&c.markdown, "markdown", "", "also write the report to this file")
