@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/budgetgate/budgetgate/certs"
 	"github.com/budgetgate/budgetgate/rego"
 	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
@@ -67,6 +69,9 @@ type ClusterOptions struct {
 	LeaderElection       bool
 	// LeaderElectionNamespace holds the Lease (default: the pod's namespace).
 	LeaderElectionNamespace string
+	// SelfManagedCerts, when set, makes budgetgate issue, rotate and inject
+	// its own serving certificate (certs package) into CertDir.
+	SelfManagedCerts *certs.Options
 }
 
 // Run serves until ctx ends.
@@ -75,10 +80,15 @@ func Run(ctx context.Context, o Options) error {
 	// /metrics serves beside this one.
 	reg := prometheus.NewRegistry()
 	metrics := webhook.NewMetrics(reg)
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir})
+	// The certificate is loaded when it appears in CertDir and reloaded when
+	// it changes; until then handshakes fail and /readyz says why.
+	certFiles := &certs.FileSource{Dir: o.CertDir, Log: o.Log.WithName("certs")}
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir,
+		TLSOpts: []func(*tls.Config){certFiles.ConfigureTLS}})
 	wh := webhook.Config{Engine: o.Engine, Options: o.Webhook, Log: o.Log, Metrics: metrics}
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return certFiles.Start(ctx) })
 	var budgetsSynced atomic.Bool
 	if o.Cluster == nil {
 		budgetsSynced.Store(true) // the data document is all there is
@@ -99,6 +109,9 @@ func Run(ctx context.Context, o Options) error {
 		var problems []string
 		if o.Engine.Current() == nil {
 			problems = append(problems, "policies: no policy set loaded")
+		}
+		if err := certFiles.Ready(); err != nil {
+			problems = append(problems, "serving certificate: "+err.Error())
 		}
 		if err := started(r); err != nil {
 			problems = append(problems, "webhook server: "+err.Error())
@@ -171,6 +184,11 @@ func newManager(o Options, server ctrlwebhook.Server, synced *atomic.Bool) (ctrl
 	}
 	if err := mgr.Add(sync); err != nil {
 		return nil, err
+	}
+	if c.SelfManagedCerts != nil {
+		if err := certs.SetupWithManager(mgr, *c.SelfManagedCerts); err != nil {
+			return nil, err
+		}
 	}
 	if c.Prometheus == nil {
 		o.Log.Info("no --prometheus-url: this replica does not measure SLOs, it only reads their status")

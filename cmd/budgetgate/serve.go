@@ -35,6 +35,7 @@ type serveFlags struct {
 	staleAfter      time.Duration
 	leaderElect     bool
 	leaderNamespace string
+	certs           certFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -74,12 +75,23 @@ benchmarks.`,
 			if err != nil {
 				return badInput(err)
 			}
-			if _, err := os.Stat(f.certDir); err != nil {
-				return badInput(fmt.Errorf("--cert-dir: %w: put the serving certificate tls.crt and its key tls.key there", err))
-			}
 			cluster, err := f.clusterOptions(data)
 			if err != nil {
 				return badInput(err)
+			}
+			selfManaged, err := f.certs.selfManaged(f.certDir, cluster != nil)
+			if err != nil {
+				return badInput(err)
+			}
+			if selfManaged != nil {
+				cluster.SelfManagedCerts = selfManaged
+				// One replica writes the Secret: the elected leader.
+				cluster.LeaderElection = f.leaderElect
+				if cluster.LeaderElectionNamespace == "" {
+					cluster.LeaderElectionNamespace = selfManaged.Namespace
+				}
+			} else if _, err := os.Stat(f.certDir); err != nil {
+				return badInput(fmt.Errorf("--cert-dir: %w: put the serving certificate tls.crt and its key tls.key there, or use --cert-mode=self-managed", err))
 			}
 			set := engine.Current()
 			log.Info("policies loaded", "source", set.Source, "files", len(set.Files))
@@ -108,8 +120,9 @@ benchmarks.`,
 	fl.StringVar(&f.prometheus.CAFile, "prometheus-ca-file", "", "CA bundle that signs Prometheus' certificate")
 	fl.DurationVar(&f.sloInterval, "slo-interval", time.Minute, "how often each SLO is measured")
 	fl.DurationVar(&f.staleAfter, "stale-after", 10*time.Minute, "age of the last measurement after which a budget is stale (budget-stale)")
-	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs (with a cluster)")
+	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs and, self-managed, rotate certificates (with a cluster)")
 	fl.StringVar(&f.leaderNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
+	f.certs.register(fl)
 	return cmd
 }
 
