@@ -1,6 +1,7 @@
 package install
 
 import (
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"os/exec"
 )
 
@@ -9,3 +10,5 @@ func goListModuleDir(module string) (string, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).CombinedOutput()
 	return string(out), err
 }
+
+func intstrPort(p int) intstr.IntOrString { return intstr.FromInt32(int32(p)) }
