@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeCertFlags: certificate flags are checked before anything starts,
+// and each refusal says what to change.
+func TestServeCertFlags(t *testing.T) {
+	// A kubeconfig is only read here, never contacted: validation comes first.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("POD_NAMESPACE", "")
+	dir := t.TempDir()
+	cluster := []string{"serve", "--kubeconfig", kubeconfig, "--cert-dir", dir, "--cert-mode", "self-managed"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown mode", []string{"serve", "--cert-dir", dir, "--cert-mode", "vault"}, `--cert-mode must be files or self-managed, not "vault"`},
+		{"self-managed without a cluster", []string{"serve", "--standalone", "--cert-dir", dir, "--cert-mode", "self-managed"}, "needs a cluster"},
+		{"no namespace", cluster, "--cert-namespace is empty"},
+		{"bad Secret name", append(cluster, "--cert-namespace", "budgetgate-system", "--cert-secret", "Not_A_Name"), `--cert-secret "Not_A_Name"`},
+		{"zero validity", append(cluster, "--cert-namespace", "budgetgate-system", "--cert-validity", "0s"), "--cert-validity must be longer than zero"},
+		{"serving outlives a third of the CA", append(cluster, "--cert-namespace", "budgetgate-system", "--ca-validity", "240h", "--cert-validity", "100h"), "at most a third of --ca-validity"},
+		{"no configuration to inject into", append(cluster, "--cert-namespace", "budgetgate-system", "--mutating-webhook-configuration", "", "--validating-webhook-configuration", ""), "the CA bundle would go nowhere"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(context.Background(), tc.args, strings.NewReader(""), io.Discard, &stderr); code != exitBadInput {
+				t.Errorf("exit %d, want %d; stderr: %s", code, exitBadInput, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
