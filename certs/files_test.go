@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/budgetgate/budgetgate/internal/testtls"
 )
 
 // TestFileSource: no certificate yet means failed handshakes and not ready;
@@ -91,6 +93,43 @@ func TestFileSource(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tls.key")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFileSourceKubeletVolume: a Secret mounted by the kubelet (cert-manager
+// mode) is updated by swapping a symlinked folder; the new certificate is
+// served without a restart.
+func TestFileSourceKubeletVolume(t *testing.T) {
+	dir := t.TempDir()
+	p := testPolicy()
+	now := time.Now()
+	first, _, err := Next(State{}, p, now, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testtls.WriteLikeKubelet(t, dir, map[string][]byte{"tls.crt": first.Serving.CertPEM, "tls.key": first.Serving.KeyPEM, "ca.crt": first.CA.CertPEM})
+	src := &FileSource{Dir: dir, Log: logr.Discard()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	current := func() *x509.Certificate {
+		c, err := src.getCertificate(&tls.ClientHelloInfo{})
+		if err != nil {
+			return nil
+		}
+		return c.Leaf
+	}
+	eventually(t, func() bool { c := current(); return c != nil && c.Equal(first.Serving.Cert) })
+	for range 2 {
+		serving, err := NewServing(first.CA, p.DNSNames, now, p.ServingValidity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testtls.WriteLikeKubelet(t, dir, map[string][]byte{"tls.crt": serving.CertPEM, "tls.key": serving.KeyPEM, "ca.crt": first.CA.CertPEM})
+		start := time.Now()
+		eventually(t, func() bool { c := current(); return c != nil && c.Equal(serving.Cert) })
+		t.Logf("kubelet-style update served after %s", time.Since(start).Round(time.Millisecond))
 	}
 }
 
