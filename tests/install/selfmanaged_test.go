@@ -48,24 +48,8 @@ func TestSelfManaged(t *testing.T) {
 	ctx := context.Background()
 	cp.mustKubectl(t, "", "apply", "--server-side", "-k", filepath.Join(manifestsDir(t), "overlays/self-managed"))
 
-	// No kubelet or kube-proxy here: the Service becomes an ExternalName for
-	// this machine, which the API server resolves like a pod's address, and
-	// the webhooks point at replica A's port. The API server still checks the
-	// certificate against budgetgate-webhook.budgetgate-system.svc.
 	port := testtls.FreePort(t)
-	cp.mustKubectl(t, "", "delete", "-n", ns, "service", "budgetgate-webhook")
-	cp.mustKubectl(t, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: budgetgate-webhook, namespace: %s}
-spec:
-  type: ExternalName
-  externalName: localhost
-  ports: [{name: webhook, port: %d}]
-`, ns, port), "apply", "-f", "-")
-	for _, kind := range []string{"mutatingwebhookconfiguration", "validatingwebhookconfiguration"} {
-		cp.mustKubectl(t, "", "patch", kind, "budgetgate", "--type=json",
-			"-p", fmt.Sprintf(`[{"op":"replace","path":"/webhooks/0/clientConfig/service/port","value":%d}]`, port))
-	}
+	routeWebhooksHere(t, cp, port)
 	admin, err := kubernetes.NewForConfig(cp.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +63,8 @@ spec:
 	opts.CheckInterval, opts.TrustDelay = time.Second, time.Second
 	saConfig := cp.serviceAccount(t, ns, "budgetgate")
 	start := time.Now()
-	a := startReplica(t, saConfig, "replica-a", port, opts)
-	b := startReplica(t, saConfig, "replica-b", testtls.FreePort(t), opts)
+	a := startReplica(t, saConfig, "replica-a", port, filepath.Join(t.TempDir(), "certs"), &opts)
+	b := startReplica(t, saConfig, "replica-b", testtls.FreePort(t), filepath.Join(t.TempDir(), "certs"), &opts)
 	a.waitReady(t)
 	b.waitReady(t)
 	readyAfter := time.Since(start)
@@ -93,22 +77,12 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := user.AppsV1().Deployments("shop").Create(ctx, deployment(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the API server could not call the webhook within 30s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	firstAdmission := time.Since(start)
+	firstAdmission(t, user)
+	admittedAfter := time.Since(start)
 	if warned.Load() == 0 {
 		t.Fatal("the first admission carried no budgetgate warning: was the webhook called?")
 	}
-	t.Logf("bootstrap: both replicas ready after %s, first admission through the webhook after %s", readyAfter.Round(time.Millisecond), firstAdmission.Round(time.Millisecond))
+	t.Logf("bootstrap: both replicas ready after %s, first admission through the webhook after %s", readyAfter.Round(time.Millisecond), admittedAfter.Round(time.Millisecond))
 
 	t.Run("one replica writes, both serve the Secret's certificate", func(t *testing.T) {
 		secret, err := admin.CoreV1().Secrets(ns).Get(ctx, opts.SecretName, metav1.GetOptions{})
@@ -141,30 +115,16 @@ spec:
 
 	t.Run("rotation under a steady stream of admissions loses none", func(t *testing.T) {
 		before := warned.Load()
-		const workers = 4
-		var sent, failed atomic.Int64
-		var firstErr atomic.Value
 		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					sent.Add(1)
-					rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-					_, err := user.AppsV1().Deployments("shop").Create(rctx, deployment(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-					cancel()
-					if err != nil {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-					}
-				}
-			})
+		type result struct {
+			sent, failed int64
+			firstErr     string
 		}
+		results := make(chan result, 1)
+		go func() {
+			sent, failed, firstErr := stream(user, 4, stop)
+			results <- result{sent, failed, firstErr}
+		}()
 		// Watch rotations happen: in the Secret, and in what replica A serves.
 		servingSeen, caSeen, servedSeen := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		streamStart := time.Now()
@@ -185,18 +145,18 @@ spec:
 			time.Sleep(200 * time.Millisecond)
 		}
 		close(stop)
-		wg.Wait()
+		res := <-results
 		elapsed := time.Since(streamStart)
 		t.Logf("admission stream: %d requests in %s (%.0f/s), %d failed; serving certificates seen in the Secret %d, CAs %d, certificates served by replica A %d",
-			sent.Load(), elapsed.Round(time.Millisecond), float64(sent.Load())/elapsed.Seconds(), failed.Load(), len(servingSeen), len(caSeen), len(servedSeen))
-		if failed.Load() > 0 {
-			t.Errorf("%d of %d admission requests failed during rotation; first: %v", failed.Load(), sent.Load(), firstErr.Load())
+			res.sent, elapsed.Round(time.Millisecond), float64(res.sent)/elapsed.Seconds(), res.failed, len(servingSeen), len(caSeen), len(servedSeen))
+		if res.failed > 0 {
+			t.Errorf("%d of %d admission requests failed during rotation; first: %s", res.failed, res.sent, res.firstErr)
 		}
 		if len(servingSeen) < 4 || len(caSeen) < 2 || len(servedSeen) < 3 {
 			t.Errorf("too few rotations to judge: serving %d (want 4), CA %d (want 2), served %d (want 3)", len(servingSeen), len(caSeen), len(servedSeen))
 		}
-		if got := warned.Load() - before; got < sent.Load()-failed.Load() {
-			t.Errorf("%d of %d admitted requests carried a budgetgate warning: some bypassed the webhook", got, sent.Load()-failed.Load())
+		if got := warned.Load() - before; got < res.sent-res.failed {
+			t.Errorf("%d of %d admitted requests carried a budgetgate warning: some bypassed the webhook", got, res.sent-res.failed)
 		}
 	})
 
@@ -218,6 +178,69 @@ spec:
 	})
 }
 
+// routeWebhooksHere makes the API server's webhook calls through the Service
+// reach port on this machine. No kubelet or kube-proxy runs here: the Service
+// becomes an ExternalName for localhost, which the API server resolves as it
+// would a pod's address, and both webhooks use port. The API server still
+// checks the certificate against budgetgate-webhook.budgetgate-system.svc.
+func routeWebhooksHere(t *testing.T, cp *controlPlane, port int) {
+	t.Helper()
+	cp.mustKubectl(t, "", "delete", "-n", ns, "service", "budgetgate-webhook")
+	cp.mustKubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: budgetgate-webhook, namespace: %s}
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{name: webhook, port: %d}]
+`, ns, port), "apply", "-f", "-")
+	for _, kind := range []string{"mutatingwebhookconfiguration", "validatingwebhookconfiguration"} {
+		cp.mustKubectl(t, "", "patch", kind, "budgetgate", "--type=json",
+			"-p", fmt.Sprintf(`[{"op":"replace","path":"/webhooks/0/clientConfig/service/port","value":%d}]`, port))
+	}
+	cp.mustKubectl(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n", "apply", "-f", "-")
+}
+
+// firstAdmission waits until the API server admits a Deployment through the
+// webhook (dry run), and fails the test after 30s.
+func firstAdmission(t *testing.T, user kubernetes.Interface) {
+	t.Helper()
+	eventuallyT(t, 30*time.Second, func() error {
+		_, err := user.AppsV1().Deployments("shop").Create(context.Background(), deployment(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	})
+}
+
+// stream sends dry-run creates from workers until stop closes; it returns
+// how many were sent and failed, and the first error.
+func stream(user kubernetes.Interface, workers int, stop <-chan struct{}) (sent, failed int64, firstErr string) {
+	var s, f atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.Add(1)
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				_, err := user.AppsV1().Deployments("shop").Create(ctx, deployment(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+				cancel()
+				if err != nil {
+					f.Add(1)
+					first.CompareAndSwap(nil, err.Error())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	firstErr, _ = first.Load().(string)
+	return s.Load(), f.Load(), firstErr
+}
+
 type replica struct {
 	name    string
 	certDir string
@@ -225,7 +248,10 @@ type replica struct {
 	done    chan error
 }
 
-func startReplica(t *testing.T, cfg *rest.Config, name string, port int, opts certs.Options) *replica {
+// startReplica runs budgetgate in cluster mode as cfg's user. With opts it
+// manages its certificate (self-managed); without, it serves what is in
+// certDir (files mode, as with cert-manager).
+func startReplica(t *testing.T, cfg *rest.Config, name string, port int, certDir string, opts *certs.Options) *replica {
 	t.Helper()
 	files, err := rego.ReadFS(policies.FS, ".", "policies")
 	if err != nil {
@@ -235,13 +261,16 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, port int, opts ce
 	if _, err := engine.Load(context.Background(), "the embedded library", files); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{name: name, certDir: filepath.Join(t.TempDir(), "certs"), ready: make(chan struct{}), done: make(chan error, 1)}
-	opts.CertDir, opts.Identity = r.certDir, name
+	r := &replica{name: name, certDir: certDir, ready: make(chan struct{}), done: make(chan error, 1)}
 	var log logr.Logger = logr.Discard()
 	if testing.Verbose() {
 		log = testr.New(t).WithName(name)
 	}
-	opts.Log = log
+	if opts != nil {
+		o := *opts
+		o.CertDir, o.Identity, o.Log = certDir, name, log
+		opts = &o
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		r.done <- server.Run(ctx, server.Options{
@@ -250,7 +279,7 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, port int, opts ce
 			Cluster: &server.ClusterOptions{
 				Config: rest.CopyConfig(cfg), Interval: time.Minute, StaleAfter: 10 * time.Minute,
 				Thresholds: slo.DefaultThresholds(), LeaderElection: true, LeaderElectionNamespace: ns,
-				SelfManagedCerts: &opts,
+				SelfManagedCerts: opts,
 			},
 			Ready: r.ready,
 		})
