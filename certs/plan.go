@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -86,7 +87,7 @@ func Next(cur State, p Policy, now time.Time, caTrusted bool) (next State, why s
 		}
 		reasons = append(reasons, "serving certificate issued: "+problem)
 	}
-	return next, joinReasons(reasons), nil
+	return next, strings.Join(reasons, "; "), nil
 }
 
 // servingProblem says why s.Serving must be replaced, and whether that is
@@ -140,15 +141,4 @@ func (s State) WakeAt() time.Time {
 // current CA to be trusted (the second step of a CA rotation).
 func (s State) PendingTrust() bool {
 	return s.CA != nil && s.Serving != nil && !signedBy(s.Serving.Cert, s.CA.Cert)
-}
-
-func joinReasons(r []string) string {
-	var b bytes.Buffer
-	for i, s := range r {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }

@@ -38,8 +38,6 @@ type Rotator struct {
 	Log        logr.Logger
 	// Wake, when it receives, starts a pass at once (the Secret changed).
 	Wake <-chan struct{}
-	// Rotated, if set, is called after each change of the Secret.
-	Rotated func(why string)
 
 	mu sync.Mutex
 	// trustedSince: when this process first saw the bundle holding a CA
@@ -118,9 +116,6 @@ func (r *Rotator) Reconcile(ctx context.Context) (time.Duration, error) {
 		}
 		r.Log.Info("certificates updated", "secret", r.Secret, "why", why,
 			"caExpires", next.CA.Cert.NotAfter, "servingExpires", next.Serving.Cert.NotAfter)
-		if r.Rotated != nil {
-			r.Rotated(why)
-		}
 	}
 	changed, err := r.Injector.Inject(ctx, next.Bundle())
 	if err != nil {

@@ -311,6 +311,10 @@ func TestOverlays(t *testing.T) {
 		}
 	})
 
+	t.Run("self-managed: client-side apply (dry run) works too", func(t *testing.T) {
+		cp.mustKubectl(t, "", "apply", "--dry-run=server", "-k", filepath.Join(manifestsDir(t), "overlays/self-managed"))
+	})
+
 	t.Run("uninstall", func(t *testing.T) {
 		// --wait=false: no namespace controller runs here to finish deleting
 		// the namespace; everything cluster-wide must be gone at once.
