@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -133,6 +134,8 @@ type FileSource struct {
 	Log logr.Logger
 	// PollInterval is how often a missing certificate is looked for.
 	PollInterval time.Duration
+	// Registerer, if set, gets budgetgate_serving_certificate_expiry_timestamp_seconds.
+	Registerer prometheus.Registerer
 
 	watcher atomic.Pointer[certwatcher.CertWatcher]
 }
@@ -159,11 +162,29 @@ func (s *FileSource) Ready() error {
 	return nil
 }
 
+func (s *FileSource) expiry() float64 {
+	c, err := s.getCertificate(nil)
+	if err != nil || c == nil || c.Leaf == nil {
+		return 0
+	}
+	return float64(c.Leaf.NotAfter.Unix())
+}
+
 // Start waits for the certificate files, then watches them until ctx ends.
 func (s *FileSource) Start(ctx context.Context) error {
 	interval := s.PollInterval
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
+	}
+	if s.Registerer != nil {
+		// Whatever renews the certificate (cert-manager, self-managed), this
+		// is what is served: alert on it.
+		if err := s.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "budgetgate_serving_certificate_expiry_timestamp_seconds",
+			Help: "NotAfter of the serving certificate loaded from --cert-dir, in Unix seconds; 0 before one is loaded.",
+		}, s.expiry)); err != nil {
+			return fmt.Errorf("registering the certificate expiry metric: %w", err)
+		}
 	}
 	crt, key := filepath.Join(s.Dir, corev1.TLSCertKey), filepath.Join(s.Dir, corev1.TLSPrivateKeyKey)
 	logged := false

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/budgetgate/budgetgate/internal/testtls"
 )
@@ -26,7 +27,8 @@ func TestFileSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &FileSource{Dir: dir, Log: logr.Discard(), PollInterval: 20 * time.Millisecond}
+	reg := prometheus.NewRegistry()
+	src := &FileSource{Dir: dir, Log: logr.Discard(), PollInterval: 20 * time.Millisecond, Registerer: reg}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Start(ctx) }()
@@ -72,6 +74,9 @@ func TestFileSource(t *testing.T) {
 	eventually(t, func() bool { return src.Ready() == nil })
 	if c, err := served(); err != nil || !c.Equal(first.Serving.Cert) {
 		t.Fatalf("want the first certificate, got %v, %v", c, err)
+	}
+	if got, want := expiry(t, reg), float64(first.Serving.Cert.NotAfter.Unix()); got != want {
+		t.Errorf("expiry metric %v, want %v", got, want)
 	}
 
 	serving, err := NewServing(first.CA, p.DNSNames, now, p.ServingValidity)
@@ -131,6 +136,16 @@ func TestFileSourceKubeletVolume(t *testing.T) {
 		eventually(t, func() bool { c := current(); return c != nil && c.Equal(serving.Cert) })
 		t.Logf("kubelet-style update served after %s", time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// expiry reads the expiry metric from reg.
+func expiry(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil || len(families) != 1 || families[0].GetName() != "budgetgate_serving_certificate_expiry_timestamp_seconds" {
+		t.Fatalf("want the expiry metric alone, got %v (%v)", families, err)
+	}
+	return families[0].GetMetric()[0].GetGauge().GetValue()
 }
 
 func eventually(t *testing.T, ok func() bool) {

@@ -82,7 +82,7 @@ func Run(ctx context.Context, o Options) error {
 	metrics := webhook.NewMetrics(reg)
 	// The certificate is loaded when it appears in CertDir and reloaded when
 	// it changes; until then handshakes fail and /readyz says why.
-	certFiles := &certs.FileSource{Dir: o.CertDir, Log: o.Log.WithName("certs")}
+	certFiles := &certs.FileSource{Dir: o.CertDir, Log: o.Log.WithName("certs"), Registerer: reg}
 	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir,
 		TLSOpts: []func(*tls.Config){certFiles.ConfigureTLS}})
 	wh := webhook.Config{Engine: o.Engine, Options: o.Webhook, Log: o.Log, Metrics: metrics}
