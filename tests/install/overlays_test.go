@@ -284,6 +284,24 @@ func TestOverlays(t *testing.T) {
 		if n := strings.Count(out, "serverside-applied"); n != len(all[1].docs) {
 			t.Fatalf("applied %d of %d objects:\n%s", n, len(all[1].docs), out)
 		}
+		// The namespace enforces the restricted Pod Security Standard; the API
+		// server warns when a pod template would violate it.
+		if strings.Contains(out, "Warning") {
+			t.Errorf("applying warned:\n%s", out)
+		}
+		// ...which it does here: a root pod template draws the warning.
+		bad := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: root, namespace: budgetgate-system}
+spec:
+  selector: {matchLabels: {app: root}}
+  template:
+    metadata: {labels: {app: root}}
+    spec: {containers: [{name: c, image: busybox:1}]}
+`
+		if out := cp.mustKubectl(t, bad, "apply", "--dry-run=server", "-f", "-"); !strings.Contains(out, "would violate PodSecurity") {
+			t.Errorf("the Pod Security check is not active, so its silence proves nothing:\n%s", out)
+		}
 		// Read back with the cert-manager Go types, as the API server stored them.
 		scheme := runtime.NewScheme()
 		if err := cmapi.AddToScheme(scheme); err != nil {
