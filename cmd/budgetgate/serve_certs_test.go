@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/budgetgate/budgetgate/internal/testtls"
 )
 
 // TestServeCertFlags: certificate flags are checked before anything starts,
@@ -51,4 +56,43 @@ current-context: c
 			}
 		})
 	}
+}
+
+// TestServeWaitsForCertificate: serve starts with an empty --cert-dir, is
+// not ready and says why, and becomes ready once a certificate appears.
+func TestServeWaitsForCertificate(t *testing.T) {
+	certDir := t.TempDir()
+	port, health := testtls.FreePort(t), testtls.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--standalone", "--cert-dir", certDir, "--port", fmt.Sprint(port),
+			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0"},
+			strings.NewReader(""), io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	deadline := time.Now().Add(20 * time.Second)
+	var body string
+	for {
+		resp, err := http.Get(readyz)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "serving certificate: no serving certificate loaded") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never said the certificate is missing; last: %q, stderr: %s", body, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	testtls.WriteServingCert(t, certDir)
+	waitReady(t, readyz, done, &stderr)
 }

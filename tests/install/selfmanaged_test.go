@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,14 +90,8 @@ func TestSelfManaged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var writers []string
-		for _, f := range secret.ManagedFields {
-			if strings.HasPrefix(f.Manager, "budgetgate") {
-				writers = append(writers, f.Manager)
-			}
-		}
-		if len(writers) != 1 {
-			t.Errorf("want one writer of the Secret (the leader), got %v", writers)
+		if w := writers(secret); len(w) != 1 {
+			t.Errorf("want one writer of the Secret (the leader), got %v", w)
 		}
 		eventuallyT(t, 20*time.Second, func() error {
 			secret, err := admin.CoreV1().Secrets(ns).Get(ctx, opts.SecretName, metav1.GetOptions{})
@@ -176,6 +171,36 @@ func TestSelfManaged(t *testing.T) {
 			return err
 		})
 	})
+
+	t.Run("when the leader stops, the other replica takes over the rotation", func(t *testing.T) {
+		secret, err := admin.CoreV1().Secrets(ns).Get(ctx, opts.SecretName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leader, other := a, b
+		if w := writers(secret); len(w) == 1 && w[0] == "budgetgate-"+b.name {
+			leader, other = b, a
+		}
+		leader.stop()
+		start := time.Now()
+		// The stopped leader released its Lease; the next renewal is the
+		// other replica's, within one serving lifetime.
+		eventuallyT(t, 30*time.Second, func() error {
+			s, err := admin.CoreV1().Secrets(ns).Get(ctx, opts.SecretName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(writers(s), "budgetgate-"+other.name) {
+				return fmt.Errorf("%s has not written the Secret yet (writers %v)", other.name, writers(s))
+			}
+			got, _ := os.ReadFile(filepath.Join(other.certDir, "tls.crt"))
+			if !bytes.Equal(got, s.Data["tls.crt"]) {
+				return fmt.Errorf("%s does not serve the Secret's certificate yet", other.name)
+			}
+			return nil
+		})
+		t.Logf("%s took over from %s and renewed after %s", other.name, leader.name, time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // routeWebhooksHere makes the API server's webhook calls through the Service
@@ -241,11 +266,23 @@ func stream(user kubernetes.Interface, workers int, stop <-chan struct{}) (sent,
 	return s.Load(), f.Load(), firstErr
 }
 
+// writers lists the budgetgate replicas in the Secret's managedFields.
+func writers(s *corev1.Secret) []string {
+	var out []string
+	for _, f := range s.ManagedFields {
+		if strings.HasPrefix(f.Manager, "budgetgate") {
+			out = append(out, f.Manager)
+		}
+	}
+	return out
+}
+
 type replica struct {
 	name    string
 	certDir string
 	ready   chan struct{}
 	done    chan error
+	stop    func()
 }
 
 // startReplica runs budgetgate in cluster mode as cfg's user. With opts it
@@ -284,12 +321,16 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, port int, certDir
 			Ready: r.ready,
 		})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-r.done; err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	})
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-r.done; err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+	t.Cleanup(r.stop)
 	return r
 }
 
