@@ -46,14 +46,28 @@ type controlPlane struct {
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
 	start := time.Now()
-	env := &envtest.Environment{
-		BinaryAssetsDirectory:    assets,
-		ControlPlaneStartTimeout: time.Minute,
-		ControlPlaneStopTimeout:  30 * time.Second,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting the control plane: %v", err)
+	var (
+		env *envtest.Environment
+		cfg *rest.Config
+		err error
+	)
+	// envtest retries a failed start on the same ports, so a port another
+	// process took between envtest choosing it and etcd binding it fails
+	// every retry; a fresh Environment chooses new ports.
+	for attempt := 1; ; attempt++ {
+		env = &envtest.Environment{
+			BinaryAssetsDirectory:    assets,
+			ControlPlaneStartTimeout: time.Minute,
+			ControlPlaneStopTimeout:  30 * time.Second,
+		}
+		if cfg, err = env.Start(); err == nil {
+			break
+		}
+		_ = env.Stop()
+		if attempt == 3 {
+			t.Fatalf("starting the control plane (%d attempts): %v", attempt, err)
+		}
+		t.Logf("starting the control plane failed, trying again on other ports: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
