@@ -25,8 +25,9 @@ func TestFilesModeRotation(t *testing.T) {
 	cp := startControlPlane(t)
 	ctx := context.Background()
 	cp.mustKubectl(t, "", "apply", "--server-side", "-k", filepath.Join(manifestsDir(t), "base"))
-	port := testtls.FreePort(t)
-	routeWebhooksHere(t, cp, port)
+	// As in a cluster, budgetgate starts once its CRD is served (a pod
+	// started earlier restarts until then).
+	cp.mustKubectl(t, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/servicelevelobjectives.budgetgate.dev")
 
 	names := certs.DefaultOptions().DNSNames()
 	ca, err := certs.NewCA(time.Now(), 24*time.Hour)
@@ -53,8 +54,9 @@ func TestFilesModeRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := startReplica(t, cp.serviceAccount(t, ns, "budgetgate"), "replica-a", port, dir, nil)
-	r.waitReady(t)
+	r := startReplica(t, cp.serviceAccount(t, ns, "budgetgate"), "replica-a", dir, nil)
+	port := r.port
+	routeWebhooksHere(t, cp, port)
 	var warned atomic.Int64
 	userConfig := rest.CopyConfig(cp.cfg)
 	userConfig.WarningHandler = warningCounter{&warned}

@@ -48,9 +48,10 @@ func TestSelfManaged(t *testing.T) {
 	cp := startControlPlane(t)
 	ctx := context.Background()
 	cp.mustKubectl(t, "", "apply", "--server-side", "-k", filepath.Join(manifestsDir(t), "overlays/self-managed"))
+	// As in a cluster, budgetgate starts once its CRD is served (a pod
+	// started earlier restarts until then).
+	cp.mustKubectl(t, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/servicelevelobjectives.budgetgate.dev")
 
-	port := testtls.FreePort(t)
-	routeWebhooksHere(t, cp, port)
 	admin, err := kubernetes.NewForConfig(cp.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -64,11 +65,12 @@ func TestSelfManaged(t *testing.T) {
 	opts.CheckInterval, opts.TrustDelay = time.Second, time.Second
 	saConfig := cp.serviceAccount(t, ns, "budgetgate")
 	start := time.Now()
-	a := startReplica(t, saConfig, "replica-a", port, filepath.Join(t.TempDir(), "certs"), &opts)
-	b := startReplica(t, saConfig, "replica-b", testtls.FreePort(t), filepath.Join(t.TempDir(), "certs"), &opts)
-	a.waitReady(t)
-	b.waitReady(t)
+	a := startReplica(t, saConfig, "replica-a", filepath.Join(t.TempDir(), "certs"), &opts)
+	b := startReplica(t, saConfig, "replica-b", filepath.Join(t.TempDir(), "certs"), &opts)
 	readyAfter := time.Since(start)
+	// The API server's calls go to replica A.
+	port := a.port
+	routeWebhooksHere(t, cp, port)
 
 	// The API server calls the webhook through the Service.
 	var warned atomic.Int64
@@ -280,25 +282,23 @@ func writers(s *corev1.Secret) []string {
 type replica struct {
 	name    string
 	certDir string
+	port    int
 	ready   chan struct{}
 	done    chan error
 	stop    func()
 }
 
-// startReplica runs budgetgate in cluster mode as cfg's user. With opts it
-// manages its certificate (self-managed); without, it serves what is in
-// certDir (files mode, as with cert-manager).
-func startReplica(t *testing.T, cfg *rest.Config, name string, port int, certDir string, opts *certs.Options) *replica {
+// startReplica runs budgetgate in cluster mode as cfg's user and waits
+// until it is ready. With opts it manages its certificate (self-managed);
+// without, it serves what is in certDir (files mode, as with cert-manager).
+// Its webhook port is free when chosen but may be taken by another process
+// before the server binds it: then it starts again on another.
+func startReplica(t *testing.T, cfg *rest.Config, name, certDir string, opts *certs.Options) *replica {
 	t.Helper()
 	files, err := rego.ReadFS(policies.FS, ".", "policies")
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := rego.NewEngine(map[string]any{})
-	if _, err := engine.Load(context.Background(), "the embedded library", files); err != nil {
-		t.Fatal(err)
-	}
-	r := &replica{name: name, certDir: certDir, ready: make(chan struct{}), done: make(chan error, 1)}
 	var log logr.Logger = logr.Discard()
 	if testing.Verbose() {
 		log = testr.New(t).WithName(name)
@@ -308,40 +308,50 @@ func startReplica(t *testing.T, cfg *rest.Config, name string, port int, certDir
 		o.CertDir, o.Identity, o.Log = certDir, name, log
 		opts = &o
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		r.done <- server.Run(ctx, server.Options{
-			Engine: engine, Webhook: bgwebhook.DefaultOptions(), Log: log,
-			Host: "127.0.0.1", Port: port, CertDir: r.certDir, MetricsAddr: "0", HealthAddr: "0",
-			Cluster: &server.ClusterOptions{
-				Config: rest.CopyConfig(cfg), Interval: time.Minute, StaleAfter: 10 * time.Minute,
-				Thresholds: slo.DefaultThresholds(), LeaderElection: true, LeaderElectionNamespace: ns,
-				SelfManagedCerts: opts,
-			},
-			Ready: r.ready,
-		})
-	}()
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
+	for attempt := 1; ; attempt++ {
+		engine := rego.NewEngine(map[string]any{})
+		if _, err := engine.Load(context.Background(), "the embedded library", files); err != nil {
+			t.Fatal(err)
+		}
+		r := &replica{name: name, certDir: certDir, port: testtls.FreePort(t), ready: make(chan struct{}), done: make(chan error, 1)}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			r.done <- server.Run(ctx, server.Options{
+				Engine: engine, Webhook: bgwebhook.DefaultOptions(), Log: log,
+				Host: "127.0.0.1", Port: r.port, CertDir: certDir, MetricsAddr: "0", HealthAddr: "0",
+				Cluster: &server.ClusterOptions{
+					Config: rest.CopyConfig(cfg), Interval: time.Minute, StaleAfter: 10 * time.Minute,
+					Thresholds: slo.DefaultThresholds(), LeaderElection: true, LeaderElectionNamespace: ns,
+					SelfManagedCerts: opts,
+				},
+				Ready: r.ready,
+			})
+		}()
+		select {
+		case <-r.ready:
+		case err := <-r.done:
 			cancel()
-			if err := <-r.done; err != nil {
-				t.Errorf("%s: %v", name, err)
+			if attempt < 3 && err != nil && strings.Contains(err.Error(), "address already in use") {
+				t.Logf("%s: port %d was taken meanwhile, starting again: %v", name, r.port, err)
+				continue
 			}
-		})
-	}
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *replica) waitReady(t *testing.T) {
-	t.Helper()
-	select {
-	case <-r.ready:
-	case err := <-r.done:
-		t.Fatalf("%s stopped while starting: %v", r.name, err)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("%s not ready within 60s", r.name)
+			t.Fatalf("%s stopped while starting: %v", name, err)
+		case <-time.After(60 * time.Second):
+			cancel()
+			<-r.done
+			t.Fatalf("%s not ready within 60s", name)
+		}
+		var once sync.Once
+		r.stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-r.done; err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			})
+		}
+		t.Cleanup(r.stop)
+		return r
 	}
 }
 
