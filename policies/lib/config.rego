@@ -50,9 +50,16 @@ tier_actions := {
 # syncs namespaces into data.budgetgate.namespaces (a CI data document may
 # carry them too).
 namespace_tier := t if {
-	t := data.budgetgate.namespaces[k8s.namespace].labels[tier_label]
+	t := data.budgetgate.namespaces[tier_namespace].labels[tier_label]
 	is_string(t)
 }
+
+# tier_namespace is the namespace whose label counts: a manifest without one
+# (CI, conftest) is applied into "default", as lib/budget keys its budget, so
+# CI reads the label the webhook reads (there the request names "default").
+default tier_namespace := "default"
+
+tier_namespace := k8s.namespace
 
 # tier is the namespace's tier, else config.tier; a tier that is not one of
 # tier_actions falls back to production (the strictest), and is reported.
