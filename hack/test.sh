@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test budgetgate has: formatting, vet, and the Go tests with the
 # race detector: engine, handlers, CLI, the Rego library through OPA's own
-# test runner with its coverage floor, and the end-to-end suite against a real
+# test runner with its coverage floor, the end-to-end suite against a real
 # kube-apiserver and etcd (built once from the Go module proxy by
-# hack/envtest-assets.sh and cached outside the clone).
+# hack/envtest-assets.sh and cached outside the clone), and the parity suite
+# against conftest (built the same way by hack/conftest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -34,6 +35,13 @@ phase "control plane binaries (hack/envtest-assets.sh)"
 KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+
+phase "conftest (hack/conftest.sh)"
+# tests/parity runs plain `conftest test` on the policy library and compares
+# its verdicts with budgetgate check's and the webhook's.
+CONFTEST_BIN="$(hack/conftest.sh | tail -n 1)"
+export CONFTEST_BIN
+echo "CONFTEST_BIN=$CONFTEST_BIN"
 
 phase "prometheus and promtool (Debian's prometheus package)"
 # tests/prometheus backfills history with promtool and queries a real
