@@ -72,6 +72,8 @@ const canaryAnnotation = "budgetgate.dev/canary"
 type clusterEnv struct {
 	c      *localcluster.Cluster
 	engine *rego.Engine
+	// namespaces the corpus applies to (sorted).
+	namespaces []string
 }
 
 func TestWebhookParity(t *testing.T) {
@@ -378,7 +380,8 @@ func startCluster(t *testing.T, assets string) *clusterEnv {
 			}
 		}
 	}
-	for ns := range namespaces {
+	env.namespaces = keys(namespaces)
+	for _, ns := range env.namespaces {
 		if ns != "default" {
 			mustKubectl(t, env, "", "create", "namespace", ns)
 		}
@@ -515,7 +518,7 @@ func configure(t *testing.T, env *clusterEnv, ds dataSet) {
 	if err := env.engine.SetData(ctx, []string{"budgetgate", "namespaces"}, namespaces); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{"default", "shop"} {
+	for _, ns := range env.namespaces {
 		label := "budgetgate.dev/tier-"
 		if entry, ok := namespaces[ns].(map[string]any); ok {
 			if labels, ok := entry["labels"].(map[string]any); ok {
