@@ -423,4 +423,7 @@ test_unknown_namespace_tier_names_the_tier_that_applies if {
 		"msg": `namespace default is labelled budgetgate.dev/tier="prod", which names no tier: staging's actions apply; label it one of off, production, staging`,
 		"policy": "config",
 	}] with input as manifest with data.budgetgate.namespaces as {"default": {"labels": {"budgetgate.dev/tier": "prod"}}} with data.budgetgate.config as {"tier": "staging"}
+
+	# conftest's null document (a file's comments before a leading "---") is in no namespace
+	main.warn == set() with input as null with data.budgetgate.namespaces as {"default": {"labels": {"budgetgate.dev/tier": "prod"}}}
 }

@@ -57,9 +57,13 @@ namespace_tier := t if {
 # tier_namespace is the namespace whose label counts: a manifest without one
 # (CI, conftest) is applied into "default", as lib/budget keys its budget, so
 # CI reads the label the webhook reads (there the request names "default").
-default tier_namespace := "default"
-
-tier_namespace := k8s.namespace
+# Input that is no object (conftest passes the empty document before a
+# leading "---" as null) is in no namespace.
+tier_namespace := ns if {
+	ns := k8s.namespace
+} else := "default" if {
+	is_object(k8s.object)
+}
 
 # tier is the namespace's tier, else config.tier; a tier that is not one of
 # tier_actions falls back to production (the strictest), and is reported.

@@ -183,4 +183,6 @@ test_manifest_without_namespace_reads_the_default_namespace_label if {
 	config.tier_namespace == "default" with input as manifest
 	config.tier == "staging" with input as manifest with data.budgetgate.namespaces as ns
 	config.tier == "staging" with input as review with data.budgetgate.namespaces as ns
+	not config.tier_namespace with input as null
+	config.tier == "production" with input as null with data.budgetgate.namespaces as ns
 }
