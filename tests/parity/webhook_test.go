@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/budgetgate/budgetgate/localcluster"
@@ -345,6 +346,9 @@ func mustKubectl(t *testing.T, env *clusterEnv, stdin string, args ...string) lo
 // corpus's namespaces and lets the on-call group act.
 func startCluster(t *testing.T, assets string) *clusterEnv {
 	t.Helper()
+	// The webhook server logs nowhere (logr.Discard); so does
+	// controller-runtime's global logger, which else complains at shutdown.
+	ctrllog.SetLogger(logr.Discard())
 	ctx := context.Background()
 	engine, err := newEngine(ctx, nil)
 	if err != nil {
