@@ -40,7 +40,9 @@ type Options struct {
 	// SLOInterval and StaleAfter tune the controller and the budget sync
 	// (defaults: 10s and 10m).
 	SLOInterval, StaleAfter time.Duration
-	Log                     logr.Logger
+	// Policies, if set, reloads policies on change (ConfigMaps included).
+	Policies *server.PolicySources
+	Log      logr.Logger
 }
 
 // Cluster is a running control plane with budgetgate installed.
@@ -108,7 +110,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.served <- server.Run(serveCtx, server.Options{
 			Engine: opts.Engine, Webhook: opts.Webhook, Log: opts.Log,
 			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
-			MetricsAddr: "0", HealthAddr: "0",
+			MetricsAddr: "0", HealthAddr: "0", Policies: opts.Policies,
 			Cluster: &server.ClusterOptions{
 				Config: cfg, Prometheus: opts.Prometheus, Interval: interval, StaleAfter: staleAfter,
 				Thresholds: slo.DefaultThresholds(),

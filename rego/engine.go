@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -22,6 +24,11 @@ var ErrNoPolicies = errors.New("no policy set is loaded yet")
 type Engine struct {
 	store   storage.Store
 	current atomic.Pointer[PolicySet]
+
+	// synced holds the paths SetData wrote (budgets, namespaces): ReplaceData
+	// keeps them, because they come from the cluster, not the documents.
+	mu     sync.Mutex
+	synced map[string][]string
 }
 
 // NewEngine returns an engine over the data document data (nil for none).
@@ -29,7 +36,10 @@ func NewEngine(data map[string]any) *Engine {
 	if data == nil {
 		data = map[string]any{}
 	}
-	return &Engine{store: inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))}
+	return &Engine{
+		store:  inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false)),
+		synced: map[string][]string{},
+	}
 }
 
 // Load compiles files and, if the set compiles and evaluates cleanly on
@@ -46,17 +56,77 @@ func (e *Engine) Load(ctx context.Context, source string, files Files) (*PolicyS
 	return set, nil
 }
 
+// Reload makes files the current set over the data documents doc (what
+// --data files hold; ReplaceData keeps what SetData wrote). Both are checked
+// together first, on a scratch store: when the set does not compile against
+// doc or fails its smoke test, nothing changes and the old set and data keep
+// serving. A nil doc leaves the data as it is.
+func (e *Engine) Reload(ctx context.Context, source string, files Files, doc map[string]any) (*PolicySet, error) {
+	if doc == nil {
+		return e.Load(ctx, source, files)
+	}
+	scratch := inmem.NewFromObjectWithOpts(doc, inmem.OptRoundTripOnWrite(true))
+	set, err := Compile(ctx, source, files, scratch)
+	if err != nil {
+		return nil, err
+	}
+	if err := smokeTest(ctx, set); err != nil {
+		return nil, err
+	}
+	if err := e.ReplaceData(ctx, doc); err != nil {
+		return nil, fmt.Errorf("replacing the data documents: %w", err)
+	}
+	return e.Load(ctx, source, files)
+}
+
 // SetData replaces the data document at path (for example
 // ["budgetgate", "budgets"]) in one transaction: evaluations that start after
 // it returns see the new value, running ones the old. The policy set stays
 // compiled: no recompilation per update. value must be JSON-compatible.
 func (e *Engine) SetData(ctx context.Context, path []string, value any) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.synced[strings.Join(path, "/")] = path
 	return storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
-		if err := storage.MakeDir(ctx, e.store, txn, storage.Path(path[:len(path)-1])); err != nil {
-			return fmt.Errorf("creating data path %v: %w", path[:len(path)-1], err)
-		}
-		return e.store.Write(ctx, txn, storage.AddOp, storage.Path(path), value)
+		return e.write(ctx, txn, path, value)
 	})
+}
+
+// ReplaceData replaces the data documents (what --data files hold) in one
+// transaction, keeping the values SetData wrote: a reloaded config never
+// drops the budgets synced from the cluster. A path both define keeps
+// SetData's value. doc must be JSON-compatible.
+func (e *Engine) ReplaceData(ctx context.Context, doc map[string]any) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return storage.Txn(ctx, e.store, storage.WriteParams, func(txn storage.Transaction) error {
+		kept := make(map[string]any, len(e.synced))
+		for key, path := range e.synced {
+			v, err := e.store.Read(ctx, txn, storage.Path(path))
+			if err != nil && !storage.IsNotFound(err) {
+				return err
+			}
+			if err == nil {
+				kept[key] = v
+			}
+		}
+		if err := e.store.Write(ctx, txn, storage.AddOp, storage.Path{}, doc); err != nil {
+			return err
+		}
+		for key, v := range kept {
+			if err := e.write(ctx, txn, e.synced[key], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Engine) write(ctx context.Context, txn storage.Transaction, path []string, value any) error {
+	if err := storage.MakeDir(ctx, e.store, txn, storage.Path(path[:len(path)-1])); err != nil {
+		return fmt.Errorf("creating data path %v: %w", path[:len(path)-1], err)
+	}
+	return e.store.Write(ctx, txn, storage.AddOp, storage.Path(path), value)
 }
 
 // Data reads the data document at path; nil when there is none.

@@ -303,3 +303,48 @@ deny contains sprintf("%s is frozen", [k]) if {
 		t.Fatalf("budgets replaced by an empty map, still %v", msgs(d.Failures))
 	}
 }
+
+// Reload swaps policies and data documents together, keeps what SetData
+// synced from the cluster, and changes nothing when the pair is refused.
+func TestReloadReplacesDataKeepsSyncedPaths(t *testing.T) {
+	ctx := context.Background()
+	config := func(v string) map[string]any {
+		return map[string]any{"budgetgate": map[string]any{"config": map[string]any{"greeting": v}}}
+	}
+	policy := Files{"p.rego": []byte(`package main
+
+deny contains sprintf("%s, %d budgets", [data.budgetgate.config.greeting, count(data.budgetgate.budgets)]) if true
+`)}
+	e := NewEngine(config("hello"))
+	mustLoad(t, e, policy)
+	if err := e.SetData(ctx, []string{"budgetgate", "budgets"}, map[string]any{"shop/checkout": map[string]any{"remaining": 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	verdict := func() string {
+		t.Helper()
+		d, err := e.Evaluate(ctx, input(t, `{}`))
+		if err != nil || len(d.Failures) != 1 {
+			t.Fatalf("Evaluate: %+v %v", d, err)
+		}
+		return d.Failures[0].Msg
+	}
+	if got := verdict(); got != "hello, 1 budgets" {
+		t.Fatalf("before reload: %q", got)
+	}
+
+	if _, err := e.Reload(ctx, "v2", policy, config("bonjour")); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := verdict(); got != "bonjour, 1 budgets" {
+		t.Errorf("after reload: %q, want the new config and the synced budgets", got)
+	}
+
+	// A data document that collides with a rule is refused with the policy.
+	clash := Files{"clash.rego": []byte("package budgetgate.config\n\ngreeting := \"rule\"\n\ndeny contains \"x\" if false\n")}
+	if _, err := e.Reload(ctx, "v3", clash, config("hola")); err == nil || !strings.Contains(err.Error(), "conflict") {
+		t.Fatalf("a set that conflicts with its data was accepted: %v", err)
+	}
+	if got := verdict(); got != "bonjour, 1 budgets" || e.Current().Source != "v2" {
+		t.Errorf("a refused reload changed the serving set or data: %q from %s", got, e.Current().Source)
+	}
+}

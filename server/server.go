@@ -19,15 +19,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/budgetgate/budgetgate/datasync"
 	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/reload"
 	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
 	"github.com/budgetgate/budgetgate/webhook"
@@ -46,12 +52,27 @@ type Options struct {
 	// MetricsAddr serves /metrics, HealthAddr /healthz and /readyz; "0" disables.
 	MetricsAddr, HealthAddr string
 
+	// Policies, when set, reloads the policy set and data documents when
+	// their sources change; nil keeps the set Engine has.
+	Policies *PolicySources
 	// Cluster, when set, runs the controller manager; nil is standalone
 	// (budgets come from the data document).
 	Cluster *ClusterOptions
 	// Ready, if set, is closed once the webhooks serve (and, with a
 	// cluster, the budgets are synced).
 	Ready chan<- struct{}
+}
+
+// PolicySources name what the policy set and data documents are read from.
+type PolicySources struct {
+	// Base reads the base set: the embedded library or a --policies folder.
+	Base      func() (rego.Files, string, error)
+	DataFiles []string
+	// ConfigMapNamespace, with a cluster, adds the policies of the
+	// ConfigMaps labelled budgetgate.dev/policy=true there ("" for none).
+	ConfigMapNamespace string
+	// Interval between checks of the sources for changes.
+	Interval time.Duration
 }
 
 // ClusterOptions configure the parts that need a Kubernetes API.
@@ -78,14 +99,27 @@ func Run(ctx context.Context, o Options) error {
 	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir})
 	wh := webhook.Config{Engine: o.Engine, Options: o.Webhook, Log: o.Log, Metrics: metrics}
 
+	var reloader *reload.Reloader
+	if p := o.Policies; p != nil {
+		reloader = &reload.Reloader{
+			Engine: o.Engine, Base: p.Base, DataFiles: p.DataFiles, Interval: p.Interval,
+			Metrics: reload.NewMetrics(reg), Log: o.Log.WithName("policies"),
+		}
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
-	var budgetsSynced atomic.Bool
+	var budgetsSynced, namespacesSynced atomic.Bool
 	if o.Cluster == nil {
-		budgetsSynced.Store(true) // the data document is all there is
+		// the data document is all there is
+		budgetsSynced.Store(true)
+		namespacesSynced.Store(true)
 		webhook.Register(server, wh)
 		g.Go(func() error { return server.Start(ctx) })
+		if reloader != nil {
+			g.Go(func() error { return reloader.Start(ctx) })
+		}
 	} else {
-		mgr, err := newManager(o, server, &budgetsSynced)
+		mgr, err := newManager(o, server, reloader, &budgetsSynced, &namespacesSynced)
 		if err != nil {
 			return err
 		}
@@ -100,11 +134,17 @@ func Run(ctx context.Context, o Options) error {
 		if o.Engine.Current() == nil {
 			problems = append(problems, "policies: no policy set loaded")
 		}
+		if reloader != nil && !reloader.Status().Attempted {
+			problems = append(problems, "policies: sources not read yet")
+		}
 		if err := started(r); err != nil {
 			problems = append(problems, "webhook server: "+err.Error())
 		}
 		if !budgetsSynced.Load() {
 			problems = append(problems, "budgets: ServiceLevelObjectives not synced yet")
+		}
+		if !namespacesSynced.Load() {
+			problems = append(problems, "namespaces: tiers not synced yet")
 		}
 		return problems
 	}
@@ -116,7 +156,14 @@ func Run(ctx context.Context, o Options) error {
 				http.Error(w, strings.Join(problems, "\n"), http.StatusServiceUnavailable)
 				return
 			}
-			fmt.Fprintf(w, "ok: policies from %s\n", o.Engine.Current().Source)
+			// A refused policy change is reported, but the replica stays
+			// ready: the previous set serves, and taking every replica out
+			// of the Service would fail every admission instead.
+			if reloader != nil {
+				fmt.Fprintf(w, "ok\n%s\n", reloader.Status().Describe())
+				return
+			}
+			fmt.Fprintf(w, "ok\npolicies: from %s\n", o.Engine.Current().Source)
 		})
 		g.Go(func() error { return listen(ctx, o.Log, "health", o.HealthAddr, health) })
 	}
@@ -137,7 +184,7 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-func newManager(o Options, server ctrlwebhook.Server, synced *atomic.Bool) (ctrl.Manager, error) {
+func newManager(o Options, server ctrlwebhook.Server, reloader *reload.Reloader, budgetsSynced, namespacesSynced *atomic.Bool) (ctrl.Manager, error) {
 	c := o.Cluster
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -146,8 +193,18 @@ func newManager(o Options, server ctrlwebhook.Server, synced *atomic.Bool) (ctrl
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	var byObject map[client.Object]cache.ByObject
+	if reloader != nil && o.Policies.ConfigMapNamespace != "" {
+		// Only the labelled ConfigMaps of one namespace: neither the memory
+		// nor the RBAC of a cluster-wide ConfigMap watch.
+		byObject = map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
+			Namespaces: map[string]cache.Config{o.Policies.ConfigMapNamespace: {}},
+			Label:      labels.SelectorFromSet(labels.Set{reload.PolicyLabel: "true"}),
+		}}
+	}
 	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         cache.Options{ByObject: byObject},
 		Logger:                        o.Log,
 		WebhookServer:                 server,
 		Metrics:                       metricsserver.Options{BindAddress: "0"}, // served with ours
@@ -164,13 +221,33 @@ func newManager(o Options, server ctrlwebhook.Server, synced *atomic.Bool) (ctrl
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
 	mgr.GetWebhookServer() // adds WebhookServer to the manager's runnables
-	sync := &slo.BudgetSync{
-		Cache: mgr.GetCache(), Data: o.Engine, StaleAfter: c.StaleAfter,
-		Refresh: 15 * time.Second, Debounce: 100 * time.Millisecond, Now: time.Now,
-		Log: o.Log.WithName("budgets"), Synced: func() { synced.Store(true) },
+	syncs := []*datasync.Sync{{
+		Object: &v1alpha1.ServiceLevelObjective{}, Path: slo.BudgetsPath,
+		Build: slo.BudgetsFrom(mgr.GetCache(), c.StaleAfter, time.Now),
+		// The refresh turns budgets stale when the controller stops writing.
+		Refresh: 15 * time.Second, Log: o.Log.WithName("budgets"),
+		Synced: func() { budgetsSynced.Store(true) },
+	}, {
+		Object: &corev1.Namespace{}, Path: datasync.NamespacesPath,
+		Build:   datasync.Namespaces(mgr.GetCache()),
+		Refresh: 5 * time.Minute, Log: o.Log.WithName("namespaces"),
+		Synced: func() { namespacesSynced.Store(true) },
+	}}
+	for _, s := range syncs {
+		s.Cache, s.Data, s.Debounce = mgr.GetCache(), o.Engine, 100*time.Millisecond
+		if err := mgr.Add(s); err != nil {
+			return nil, err
+		}
 	}
-	if err := mgr.Add(sync); err != nil {
-		return nil, err
+	if reloader != nil {
+		if ns := o.Policies.ConfigMapNamespace; ns != "" {
+			reloader.ConfigMaps = &reload.ConfigMaps{
+				Cache: mgr.GetCache(), Client: mgr.GetClient(), Namespace: ns, Log: o.Log.WithName("policies"),
+			}
+		}
+		if err := mgr.Add(reloader); err != nil {
+			return nil, err
+		}
 	}
 	if c.Prometheus == nil {
 		o.Log.Info("no --prometheus-url: this replica does not measure SLOs, it only reads their status")

@@ -1,8 +1,11 @@
 package slo
 
 import (
+	"context"
 	"math"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
 )
@@ -58,4 +61,18 @@ func Budgets(slos []v1alpha1.ServiceLevelObjective, now time.Time, staleAfter ti
 		out[Key(&slos[i])] = Budget(&slos[i], now, staleAfter)
 	}
 	return out
+}
+
+// BudgetsPath is where policies read budgets: data.budgetgate.budgets.
+var BudgetsPath = []string{"budgetgate", "budgets"}
+
+// BudgetsFrom builds data.budgetgate.budgets from the SLOs in the cache.
+func BudgetsFrom(c client.Reader, staleAfter time.Duration, now func() time.Time) func(ctx context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		var list v1alpha1.ServiceLevelObjectiveList
+		if err := c.List(ctx, &list); err != nil {
+			return nil, err
+		}
+		return Budgets(list.Items, now(), staleAfter), nil
+	}
 }

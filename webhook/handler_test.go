@@ -59,7 +59,7 @@ func check(t *testing.T, resp *admissionv1.AdmissionResponse, w want) {
 	}
 }
 
-const minReplicasWarning = "[min-replicas] Deployment shop/web: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler"
+const minReplicasWarning = "[min-replicas] Deployment shop/web: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)"
 
 const sloWarning = `[slo-declared] Deployment shop/web: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`
 

@@ -342,7 +342,7 @@ const canaryPatch = `[` +
 func brokenWarnings(name string) []string {
 	ref := "Deployment shop/" + name
 	return []string{
-		`[min-replicas] ` + ref + `: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more, or leave it to an autoscaler`,
+		`[min-replicas] ` + ref + `: spec.replicas is 1, below the minimum of 2: set spec.replicas to 2 or more (with a HorizontalPodAutoscaler, set it to the autoscaler's minReplicas)`,
 		`[slo-declared] ` + ref + `: metadata.labels has no "budgetgate.dev/slo" label: add it with the name of the workload's ServiceLevelObjective`,
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/budgetgate/budgetgate/manifest"
+	"github.com/budgetgate/budgetgate/rego"
 	"github.com/budgetgate/budgetgate/slo"
 	"github.com/budgetgate/budgetgate/slo/api/v1alpha1"
 )
@@ -42,6 +43,9 @@ type budgetFlags struct {
 	kubeconfig    string
 	namespace     string
 	allNamespaces bool
+	// data names config documents whose canaryBelow/freezeBelow decide
+	// the STATE column, as they do for the controller.
+	data []string
 }
 
 func newBudgetCommand() *cobra.Command {
@@ -86,6 +90,7 @@ unreadable or invalid files with the file and line named, no cluster).`,
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (without -f)")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the SLOs (with -f: of those that name none)")
 	fl.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "SLOs of every namespace (without -f)")
+	fl.StringArrayVarP(&f.data, "data", "d", nil, "data document with the config's canaryBelow/freezeBelow for the STATE column (as serve's --data); repeatable")
 	return cmd
 }
 
@@ -103,6 +108,11 @@ func runBudget(ctx context.Context, stdin io.Reader, out io.Writer, f budgetFlag
 	if err != nil {
 		return badInput(err)
 	}
+	data, err := rego.ReadData(f.data)
+	if err != nil {
+		return badInput(err)
+	}
+	limits := thresholds(data)
 	var slos []v1alpha1.ServiceLevelObjective
 	if len(f.files) > 0 {
 		if f.allNamespaces {
@@ -124,7 +134,7 @@ func runBudget(ctx context.Context, stdin io.Reader, out io.Writer, f budgetFlag
 	for i := range slos {
 		s := &slos[i]
 		e, err := ev.Evaluate(ctx, s.Spec, now)
-		rows[i] = newBudgetRow(s, e, err)
+		rows[i] = newBudgetRow(s, e, err, limits)
 		// The data document is built from the status, as the webhook builds it
 		// from the controller's: this measurement, or none.
 		s.Status = v1alpha1.ServiceLevelObjectiveStatus{}
@@ -327,7 +337,7 @@ type budgetRow struct {
 	Error       string `json:"error,omitempty"`
 }
 
-func newBudgetRow(s *v1alpha1.ServiceLevelObjective, e slo.Evaluation, evalErr error) budgetRow {
+func newBudgetRow(s *v1alpha1.ServiceLevelObjective, e slo.Evaluation, evalErr error, limits slo.Thresholds) budgetRow {
 	r := budgetRow{Namespace: s.Namespace, Name: s.Name, Objective: s.Spec.Objective, Window: s.Spec.Window}
 	window, werr := slo.ParseWindow(s.Spec.Window)
 	if werr == nil && s.Spec.Objective > 0 && s.Spec.Objective < 100 {
@@ -341,7 +351,7 @@ func newBudgetRow(s *v1alpha1.ServiceLevelObjective, e slo.Evaluation, evalErr e
 	r.Remaining, r.RemainingPercent = &remaining, slo.Percent(remaining)
 	r.BurnRate1h, r.BurnRate6h = e.BurnRate1h, e.BurnRate6h
 	r.EvaluatedAt = e.At.UTC().Format(time.RFC3339)
-	r.State = slo.State(remaining, slo.DefaultThresholds().For(s))
+	r.State = slo.State(remaining, limits.For(s))
 	if r.AllowedDowntime != "" {
 		allowed := slo.AllowedDowntime(s.Spec.Objective/100, window)
 		left := time.Duration(remaining * float64(allowed)).Round(time.Second)

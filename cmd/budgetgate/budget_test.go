@@ -190,6 +190,26 @@ func TestBudgetAgainstPrometheus(t *testing.T) {
 		}
 	})
 
+	t.Run("config thresholds decide the state", func(t *testing.T) {
+		config := writeFile(t, dir, "config.yaml", "budgetgate:\n  config:\n    canaryBelow: 0.95\n    freezeBelow: 0.3\n")
+		r := runCLI(t, "", "budget", "--prometheus-url", prom.URL, "-f", slos, "-n", "shop", "--data", config, "-o", "json")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		var rows []budgetRow
+		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+			t.Fatal(err)
+		}
+		states := map[string]string{}
+		for _, row := range rows {
+			states[row.Name] = row.State
+		}
+		// healthy has 90% left: under canaryBelow 95%; burning's 20% is under freezeBelow 30%.
+		if states["healthy"] != "canary" || states["burning"] != "frozen" || states["old-errors"] != "ok" {
+			t.Errorf("states %v, want healthy=canary burning=frozen old-errors=ok", states)
+		}
+	})
+
 	t.Run("a failing query", func(t *testing.T) {
 		broken := writeFile(t, dir, "broken.yaml", sloYAML("shop", "unknown", "nobody", "")+"---\n"+sloYAML("shop", "healthy", "healthy", ""))
 		r := runCLI(t, "", "budget", "--prometheus-url", prom.URL, "-f", broken)

@@ -64,7 +64,7 @@ invalid YAML, broken policies), with the file and line named.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
+	pf.addPoliciesFlag(cmd)
 	cmd.Flags().StringArrayVarP(&pf.data, "data", "d", nil, "data document (YAML or JSON), e.g. budgets and config; repeatable")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+strings.Join(report.Formats, "|"))
 	cmd.Flags().BoolVar(&showPatches, "show-patches", false, "show the JSON Patch the mutating webhook would apply to each document")

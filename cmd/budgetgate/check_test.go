@@ -127,6 +127,11 @@ func TestCheckExitCodes(t *testing.T) {
 	writeFile(t, brokenPolicies, "broken.rego", "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \n}\n")
 	noVerdict := filepath.Join(dir, "no-verdict")
 	writeFile(t, noVerdict, "p.rego", "package main\n\nx := 1\n")
+	// A team's own rule beside the shipped library, as docs/policies.md shows.
+	ownRules := filepath.Join(dir, "own-rules")
+	writeFile(t, ownRules, "no_debug.rego", "package budgetgate.rules.no_debug\n\nimport data.budgetgate.lib.k8s\n\n"+
+		"findings contains k8s.finding(\"no-debug\", \"remove the label debug\") if k8s.labels.debug == \"true\"\n")
+	debug := writeFile(t, dir, "debug.yaml", strings.Replace(compliant, "    owner: ", "    debug: \"true\"\n    owner: ", 1))
 
 	tests := []struct {
 		name     string
@@ -149,6 +154,8 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "broken policy names file and line", args: []string{"check", "--policies", brokenPolicies, good}, code: 2, stderrRe: `broken-policies/broken\.rego:[67]`},
 		{name: "policies folder missing", args: []string{"check", "--policies", filepath.Join(dir, "nope"), good}, code: 2, stderr: []string{"nope"}},
 		{name: "policies without verdict rules", args: []string{"check", "--policies", noVerdict, good}, code: 2, stderr: []string{"no deny"}},
+		{name: "policies folders add up", args: []string{"check", "--policies", "../../policies", "--policies", ownRules, debug}, code: 1, stdout: []string{"no-debug", "remove the label debug"}},
+		{name: "own rules without the library they import", args: []string{"check", "--policies", ownRules, bad}, code: 2, stderr: []string{"no_debug.rego:5", "undefined function data.budgetgate.lib.k8s.finding"}},
 		{name: "missing data file", args: []string{"check", "--data", filepath.Join(dir, "nodata.json"), good}, code: 2, stderr: []string{"nodata.json"}},
 		{name: "unknown output format", args: []string{"check", "-o", "yaml", good}, code: 2, stderr: []string{`unknown output format "yaml"`, "table, json"}},
 		{name: "no arguments", args: []string{"check"}, code: 2, stderr: []string{"Error:"}},

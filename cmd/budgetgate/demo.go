@@ -68,7 +68,7 @@ the first build takes 10 to 15 minutes on 2 cores, later runs seconds).`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&pf.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
+	pf.addPoliciesFlag(cmd)
 	cmd.Flags().StringVar(&assets, "assets", "", "folder with kube-apiserver, etcd and kubectl")
 	return cmd
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/budgetgate/budgetgate/policies"
 	"github.com/budgetgate/budgetgate/rego"
@@ -9,8 +12,14 @@ import (
 
 // policyFlags are the flags every command that evaluates policies shares.
 type policyFlags struct {
-	dir  string
+	dirs []string
 	data []string
+}
+
+// addPoliciesFlag defines --policies; like conftest's -p it may repeat, and
+// the folders together are the set (the embedded library when none is named).
+func (f *policyFlags) addPoliciesFlag(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&f.dirs, "policies", "p", nil, "folder of .rego policies, repeatable (default: the embedded library)")
 }
 
 // engine builds an engine on the --data documents with the --policies set
@@ -37,10 +46,19 @@ func (f *policyFlags) engineWith(ctx context.Context, data map[string]any) (*reg
 }
 
 func (f *policyFlags) files() (rego.Files, string, error) {
-	if f.dir == "" {
+	if len(f.dirs) == 0 {
 		files, err := rego.ReadFS(policies.FS, ".", "policies")
 		return files, "the embedded library", err
 	}
-	files, err := rego.ReadDir(f.dir)
-	return files, f.dir, err
+	all := rego.Files{}
+	for _, dir := range f.dirs {
+		files, err := rego.ReadDir(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		for name, text := range files {
+			all[name] = text
+		}
+	}
+	return all, strings.Join(f.dirs, ", "), nil
 }

@@ -35,6 +35,10 @@ type serveFlags struct {
 	staleAfter      time.Duration
 	leaderElect     bool
 	leaderNamespace string
+
+	namespace        string
+	policyConfigMaps bool
+	reloadInterval   time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -83,15 +87,19 @@ benchmarks.`,
 			}
 			set := engine.Current()
 			log.Info("policies loaded", "source", set.Source, "files", len(set.Files))
+			sources := &server.PolicySources{Base: f.files, DataFiles: f.data, Interval: f.reloadInterval}
+			if cluster != nil && f.policyConfigMaps {
+				sources.ConfigMapNamespace = f.namespace
+			}
 			return server.Run(cmd.Context(), server.Options{
 				Engine: engine, Webhook: webhook.Options{Timeout: f.evalTimeout, FailureMode: mode}, Log: log,
 				Port: f.port, CertDir: f.certDir, MetricsAddr: f.metricsAddr, HealthAddr: f.healthAddr,
-				Cluster: cluster,
+				Policies: sources, Cluster: cluster,
 			})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.dir, "policies", "p", "", "folder of .rego policies (default: the embedded library)")
+	f.addPoliciesFlag(cmd)
 	fl.StringArrayVarP(&f.data, "data", "d", nil, "data document (YAML or JSON): config, and budgets when standalone; repeatable")
 	fl.StringVar(&f.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "folder with the serving certificate tls.crt and key tls.key")
 	fl.IntVar(&f.port, "port", 9443, "HTTPS port of the webhooks")
@@ -110,6 +118,9 @@ benchmarks.`,
 	fl.DurationVar(&f.staleAfter, "stale-after", 10*time.Minute, "age of the last measurement after which a budget is stale (budget-stale)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs (with a cluster)")
 	fl.StringVar(&f.leaderNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
+	fl.StringVar(&f.namespace, "namespace", defaultNamespace(), "budgetgate's own namespace, where its policy ConfigMaps live (default: $POD_NAMESPACE, else budgetgate-system)")
+	fl.BoolVar(&f.policyConfigMaps, "policy-configmaps", true, "with a cluster, also load the .rego keys of ConfigMaps labelled budgetgate.dev/policy=true in --namespace")
+	fl.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often --policies and --data files are checked for changes (ConfigMap changes apply at once)")
 	return cmd
 }
 
@@ -122,6 +133,7 @@ func (f *serveFlags) validateDurations() error {
 	}{
 		{"--eval-timeout", f.evalTimeout}, {"--slo-interval", f.sloInterval},
 		{"--stale-after", f.staleAfter}, {"--prometheus-timeout", f.prometheus.Timeout},
+		{"--reload-interval", f.reloadInterval},
 	} {
 		if d.value <= 0 {
 			return fmt.Errorf("%s must be longer than zero, got %s", d.flag, d.value)
@@ -168,6 +180,15 @@ func clusterRESTConfig(kubeconfig string) (*rest.Config, error) {
 		return cfg, nil
 	}
 	return nil, nil
+}
+
+// defaultNamespace is the pod's namespace as the Deployment passes it
+// (the downward API's metadata.namespace in $POD_NAMESPACE).
+func defaultNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "budgetgate-system"
 }
 
 // thresholds reads canaryBelow and freezeBelow from the config data document,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,24 +44,7 @@ func TestServeStandalone(t *testing.T) {
 		t.Fatal(err)
 	}
 	review := admissionReview(t, "CREATE", object)
-	resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d/validate", port), "application/json", bytes.NewReader(review))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Response struct {
-			UID     string `json:"uid"`
-			Allowed bool   `json:"allowed"`
-			Status  struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"status"`
-		} `json:"response"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	out := validate(t, client, port, review)
 	if out.Response.Allowed || out.Response.Status.Code != 403 || out.Response.UID != "uid-1" {
 		t.Fatalf("want a 403 denial for uid-1, got %+v", out.Response)
 	}
@@ -91,6 +75,92 @@ func TestServeStandalone(t *testing.T) {
 	}
 }
 
+type validateResponse struct {
+	Response struct {
+		UID     string `json:"uid"`
+		Allowed bool   `json:"allowed"`
+		Status  struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"status"`
+	} `json:"response"`
+}
+
+func validate(t *testing.T, client *http.Client, port int, review []byte) validateResponse {
+	t.Helper()
+	resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d/validate", port), "application/json", bytes.NewReader(review))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out validateResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestServeReloadsPolicies edits the --policies folder of a running serve:
+// a change applies without a restart, a broken one is refused and shown on
+// /readyz (still ready: the previous set serves).
+func TestServeReloadsPolicies(t *testing.T) {
+	certDir, dir := t.TempDir(), t.TempDir()
+	pool := testtls.WriteServingCert(t, certDir)
+	port, health := testtls.FreePort(t), testtls.FreePort(t)
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("main.rego", "package main\n\ndeny contains \"version one\" if true\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--policies", dir, "--reload-interval", "50ms",
+			"--cert-dir", certDir, "--port", fmt.Sprint(port),
+			"--health-addr", fmt.Sprintf("127.0.0.1:%d", health), "--metrics-addr", "0",
+		}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", health)
+	waitReady(t, readyz, done, &stderr)
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	review := admissionReview(t, "CREATE", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: y}\n"))
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s", what)
+			}
+		}
+	}
+	denial := func() string { return validate(t, client, port, review).Response.Status.Message }
+	if got := denial(); !strings.Contains(got, "version one") {
+		t.Fatalf("first set: %q", got)
+	}
+
+	write("main.rego", "package main\n\ndeny contains \"version two\" if true\n")
+	until("the edited policy serves", func() bool { return strings.Contains(denial(), "version two") })
+
+	write("broken.rego", "package main\n\ndeny contains x if {\n")
+	until("/readyz reports the refused change", func() bool {
+		resp, err := http.Get(readyz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "was refused") && strings.Contains(string(body), "broken.rego")
+	})
+	if got := denial(); !strings.Contains(got, "version two") {
+		t.Errorf("the previous set stopped serving: %q", got)
+	}
+}
+
 func TestServeRefusesBadFlags(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -99,6 +169,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"serve", "--failure-mode", "maybe"}, "failure mode must be"},
 		{[]string{"serve", "--cert-dir", "/nonexistent/certs"}, "--cert-dir"},
 		{[]string{"serve", "--policies", "/nonexistent/policies"}, "reading policies"},
+		{[]string{"serve", "--reload-interval", "0s"}, "--reload-interval must be longer than zero"},
 	}
 	for _, tc := range cases {
 		var stderr bytes.Buffer

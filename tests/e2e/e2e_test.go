@@ -16,10 +16,15 @@ import (
 	"github.com/budgetgate/budgetgate/localcluster"
 	"github.com/budgetgate/budgetgate/policies"
 	"github.com/budgetgate/budgetgate/rego"
+	"github.com/budgetgate/budgetgate/server"
 	"github.com/budgetgate/budgetgate/webhook"
 )
 
 var cluster *localcluster.Cluster
+
+// policyNamespace is where the tests put policy ConfigMaps, as an install
+// does in budgetgate's own namespace.
+const policyNamespace = "budgetgate-system"
 
 func TestMain(m *testing.M) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
@@ -52,6 +57,14 @@ func run(m *testing.M, assets string) int {
 	start := time.Now()
 	c, err := localcluster.Start(context.Background(), localcluster.Options{
 		AssetsDir: assets, Engine: engine, Webhook: webhook.DefaultOptions(), Log: logr.Discard(),
+		// As serve runs in a cluster: policy ConfigMaps in budgetgate's
+		// namespace are added to the embedded library and reloaded.
+		Policies: &server.PolicySources{
+			Base: func() (rego.Files, string, error) {
+				return files, "the embedded library", nil
+			},
+			ConfigMapNamespace: policyNamespace, Interval: time.Second,
+		},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
