@@ -520,22 +520,64 @@ func configure(t *testing.T, env *clusterEnv, ds dataSet) {
 	if err := env.engine.SetData(ctx, []string{"budgetgate", "config"}, config); err != nil {
 		t.Fatal(err)
 	}
-	// Namespace tiers come from the namespaces' labels in a cluster. The
-	// labels are set for real, and the same document is put into the
-	// webhook's data, where the policies read it (data.budgetgate.namespaces,
-	// as a namespace sync would fill it).
-	if err := env.engine.SetData(ctx, []string{"budgetgate", "namespaces"}, namespaces); err != nil {
-		t.Fatal(err)
-	}
+	// Namespace tiers come from the namespaces' labels in a cluster: they
+	// are set for real, and budgetgate's namespace sync (datasync) brings
+	// them into data.budgetgate.namespaces, where the policies read them.
+	// The data set's document is written there too, which is what the sync
+	// will write (for the labels that matter): the check below then holds
+	// whether the sync has caught up or not, and fails if it writes
+	// something else.
+	want := map[string]string{} // namespace -> tier label ("" for none)
 	for _, ns := range env.namespaces {
 		label := "budgetgate.dev/tier-"
+		want[ns] = ""
 		if entry, ok := namespaces[ns].(map[string]any); ok {
 			if labels, ok := entry["labels"].(map[string]any); ok {
 				if tier, ok := labels["budgetgate.dev/tier"].(string); ok {
 					label = "budgetgate.dev/tier=" + tier
+					want[ns] = tier
 				}
 			}
 		}
 		mustKubectl(t, env, "", "label", "--overwrite", "namespace", ns, label)
 	}
+	if err := env.engine.SetData(ctx, []string{"budgetgate", "namespaces"}, namespaces); err != nil {
+		t.Fatal(err)
+	}
+	// Stable for two consecutive reads a debounce apart: a sync still in
+	// flight with the previous labels would show up in between.
+	deadline := time.Now().Add(30 * time.Second)
+	stable := 0
+	for stable < 2 {
+		got, err := env.engine.Data(ctx, []string{"budgetgate", "namespaces"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := tierDiff(got, want); diff != "" {
+			stable = 0
+			if time.Now().After(deadline) {
+				t.Fatalf("the webhook's data.budgetgate.namespaces does not match the labels: %s", diff)
+			}
+		} else {
+			stable++
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// tierDiff says which namespaces' tier label in data (data.budgetgate.namespaces)
+// differs from want; "" when none does.
+func tierDiff(data any, want map[string]string) string {
+	m, _ := data.(map[string]any)
+	var diffs []string
+	for ns, tier := range want {
+		entry, _ := m[ns].(map[string]any)
+		labels, _ := entry["labels"].(map[string]any)
+		got, _ := labels["budgetgate.dev/tier"].(string)
+		if got != tier {
+			diffs = append(diffs, fmt.Sprintf("%s: %q, want %q", ns, got, tier))
+		}
+	}
+	sort.Strings(diffs)
+	return strings.Join(diffs, "; ")
 }
