@@ -81,6 +81,6 @@ phase "parity: conftest, budgetgate check and the webhooks (tests/parity)"
 # progress lines are filtered out, failures and their messages are kept.
 # Without the race detector: it runs conftest, budgetgate and kubectl
 # hundreds of times, and the webhook server is raced in tests/e2e.
-go test -count=1 -v ./tests/parity/ 2>&1 | grep -vE '^(=== (RUN|PAUSE|CONT|NAME) |[[:space:]]*--- PASS)'
+go test -count=1 -v ./tests/parity/ 2>&1 | grep -vE '^(=== (RUN|PAUSE|CONT|NAME) |[[:space:]]+--- PASS)'
 
 phase ""
