@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test budgetgate has: formatting, vet, and the Go tests with the
 # race detector: engine, handlers, CLI, the Rego library through OPA's own
-# test runner with its coverage floor, and the end-to-end suite against a real
+# test runner with its coverage floor, the end-to-end suite against a real
 # kube-apiserver and etcd (built once from the Go module proxy by
-# hack/envtest-assets.sh and cached outside the clone).
+# hack/envtest-assets.sh and cached outside the clone), and the parity suite
+# against conftest (built the same way by hack/conftest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -35,6 +36,13 @@ KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh | tail -n 1)"
 export KUBEBUILDER_ASSETS
 echo "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
 
+phase "conftest (hack/conftest.sh)"
+# tests/parity runs plain `conftest test` on the policy library and compares
+# its verdicts with budgetgate check's and the webhook's.
+CONFTEST_BIN="$(hack/conftest.sh | tail -n 1)"
+export CONFTEST_BIN
+echo "CONFTEST_BIN=$CONFTEST_BIN"
+
 phase "prometheus and promtool (Debian's prometheus package)"
 # tests/prometheus backfills history with promtool and queries a real
 # Prometheus. Installed from the distribution when missing; the package's
@@ -65,6 +73,14 @@ export PROMETHEUS_BIN PROMTOOL_BIN
 echo "PROMETHEUS_BIN=$PROMETHEUS_BIN PROMTOOL_BIN=$PROMTOOL_BIN"
 
 phase "go test -race (unit, Rego, end-to-end)"
-go test -race -count=1 ./...
+go test -race -count=1 $(go list ./... | grep -v '/tests/parity$')
+
+phase "parity: conftest, budgetgate check and the webhooks (tests/parity)"
+# On its own and verbose, so that its summary (files, pairs, findings
+# compared) and the rule id x action table are printed; the per-subtest
+# progress lines are filtered out, failures and their messages are kept.
+# Without the race detector: it runs conftest, budgetgate and kubectl
+# hundreds of times, and the webhook server is raced in tests/e2e.
+go test -count=1 -v ./tests/parity/ 2>&1 | grep -vE '^(=== (RUN|PAUSE|CONT|NAME) |[[:space:]]+--- PASS)'
 
 phase ""

@@ -47,11 +47,12 @@ deny contains {"msg": msg, "policy": "config"} if {
 }
 
 # A namespace label naming no tier is a typo to fix, not a reason to block
-# every workload of the namespace: production's actions apply meanwhile.
+# every workload of the namespace: config.tier's actions (by default
+# production's) apply meanwhile.
 warn contains {"msg": msg, "policy": "config"} if {
 	t := config.namespace_tier
 	not t in object.keys(config.tier_actions)
-	msg := sprintf("namespace %s is labelled %s=%q, which names no tier: production's actions apply; label it one of %s", [k8s.namespace, config.tier_label, t, concat(", ", sort(object.keys(config.tier_actions)))])
+	msg := sprintf("namespace %s is labelled %s=%q, which names no tier: %s's actions apply; label it one of %s", [config.tier_namespace, config.tier_label, t, config.tier, concat(", ", sort(object.keys(config.tier_actions)))])
 }
 
 deny contains {"msg": msg, "policy": "config"} if {

@@ -416,3 +416,14 @@ test_invalid_tier_action_is_a_config_denial if {
 		"policy": "config",
 	}} with input as deployment with data.budgetgate.config as {"tiers": {"staging": {"actions": {"probes": "block"}}}}
 }
+
+test_unknown_namespace_tier_names_the_tier_that_applies if {
+	manifest := json.remove(bad, ["metadata/namespace"])
+	main.warn[{
+		"msg": `namespace default is labelled budgetgate.dev/tier="prod", which names no tier: staging's actions apply; label it one of off, production, staging`,
+		"policy": "config",
+	}] with input as manifest with data.budgetgate.namespaces as {"default": {"labels": {"budgetgate.dev/tier": "prod"}}} with data.budgetgate.config as {"tier": "staging"}
+
+	# conftest's null document (a file's comments before a leading "---") is in no namespace
+	main.warn == set() with input as null with data.budgetgate.namespaces as {"default": {"labels": {"budgetgate.dev/tier": "prod"}}}
+}

@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/budgetgate/budgetgate/certs"
 	"github.com/budgetgate/budgetgate/datasync"
 	"github.com/budgetgate/budgetgate/rego"
 	"github.com/budgetgate/budgetgate/reload"
@@ -88,6 +90,9 @@ type ClusterOptions struct {
 	LeaderElection       bool
 	// LeaderElectionNamespace holds the Lease (default: the pod's namespace).
 	LeaderElectionNamespace string
+	// SelfManagedCerts, when set, makes budgetgate issue, rotate and inject
+	// its own serving certificate (certs package) into CertDir.
+	SelfManagedCerts *certs.Options
 }
 
 // Run serves until ctx ends.
@@ -96,7 +101,11 @@ func Run(ctx context.Context, o Options) error {
 	// /metrics serves beside this one.
 	reg := prometheus.NewRegistry()
 	metrics := webhook.NewMetrics(reg)
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir})
+	// The certificate is loaded when it appears in CertDir and reloaded when
+	// it changes; until then handshakes fail and /readyz says why.
+	certFiles := &certs.FileSource{Dir: o.CertDir, Log: o.Log.WithName("certs"), Registerer: reg}
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir,
+		TLSOpts: []func(*tls.Config){certFiles.ConfigureTLS}})
 	wh := webhook.Config{Engine: o.Engine, Options: o.Webhook, Log: o.Log, Metrics: metrics}
 
 	var reloader *reload.Reloader
@@ -108,6 +117,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return certFiles.Start(ctx) })
 	var budgetsSynced, namespacesSynced atomic.Bool
 	if o.Cluster == nil {
 		// the data document is all there is
@@ -136,6 +146,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		if reloader != nil && !reloader.Status().Attempted {
 			problems = append(problems, "policies: sources not read yet")
+		}
+		if err := certFiles.Ready(); err != nil {
+			problems = append(problems, "serving certificate: "+err.Error())
 		}
 		if err := started(r); err != nil {
 			problems = append(problems, "webhook server: "+err.Error())
@@ -246,6 +259,11 @@ func newManager(o Options, server ctrlwebhook.Server, reloader *reload.Reloader,
 			}
 		}
 		if err := mgr.Add(reloader); err != nil {
+			return nil, err
+		}
+	}
+	if c.SelfManagedCerts != nil {
+		if err := certs.SetupWithManager(mgr, *c.SelfManagedCerts); err != nil {
 			return nil, err
 		}
 	}

@@ -39,6 +39,7 @@ type serveFlags struct {
 	namespace        string
 	policyConfigMaps bool
 	reloadInterval   time.Duration
+	certs            certFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -78,12 +79,23 @@ benchmarks.`,
 			if err != nil {
 				return badInput(err)
 			}
-			if _, err := os.Stat(f.certDir); err != nil {
-				return badInput(fmt.Errorf("--cert-dir: %w: put the serving certificate tls.crt and its key tls.key there", err))
-			}
 			cluster, err := f.clusterOptions(data)
 			if err != nil {
 				return badInput(err)
+			}
+			selfManaged, err := f.certs.selfManaged(f.certDir, f.namespace, cluster != nil)
+			if err != nil {
+				return badInput(err)
+			}
+			if selfManaged != nil {
+				cluster.SelfManagedCerts = selfManaged
+				// One replica writes the Secret: the elected leader.
+				cluster.LeaderElection = f.leaderElect
+				if cluster.LeaderElectionNamespace == "" {
+					cluster.LeaderElectionNamespace = selfManaged.Namespace
+				}
+			} else if _, err := os.Stat(f.certDir); err != nil {
+				return badInput(fmt.Errorf("--cert-dir: %w: put the serving certificate tls.crt and its key tls.key there, or use --cert-mode=self-managed", err))
 			}
 			set := engine.Current()
 			log.Info("policies loaded", "source", set.Source, "files", len(set.Files))
@@ -116,11 +128,12 @@ benchmarks.`,
 	fl.StringVar(&f.prometheus.CAFile, "prometheus-ca-file", "", "CA bundle that signs Prometheus' certificate")
 	fl.DurationVar(&f.sloInterval, "slo-interval", time.Minute, "how often each SLO is measured")
 	fl.DurationVar(&f.staleAfter, "stale-after", 10*time.Minute, "age of the last measurement after which a budget is stale (budget-stale)")
-	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs (with a cluster)")
+	fl.BoolVar(&f.leaderElect, "leader-elect", true, "elect one replica to measure SLOs and, self-managed, rotate certificates (with a cluster)")
 	fl.StringVar(&f.leaderNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's)")
-	fl.StringVar(&f.namespace, "namespace", defaultNamespace(), "budgetgate's own namespace, where its policy ConfigMaps live (default: $POD_NAMESPACE, else budgetgate-system)")
+	fl.StringVar(&f.namespace, "namespace", ownNamespace(), "budgetgate's own namespace: its policy ConfigMaps and, self-managed, its certificate Secret and webhook Service (default: the pod's, else budgetgate-system)")
 	fl.BoolVar(&f.policyConfigMaps, "policy-configmaps", true, "with a cluster, also load the .rego keys of ConfigMaps labelled budgetgate.dev/policy=true in --namespace")
 	fl.DurationVar(&f.reloadInterval, "reload-interval", 2*time.Second, "how often --policies and --data files are checked for changes (ConfigMap changes apply at once)")
+	f.certs.register(fl)
 	return cmd
 }
 
@@ -180,15 +193,6 @@ func clusterRESTConfig(kubeconfig string) (*rest.Config, error) {
 		return cfg, nil
 	}
 	return nil, nil
-}
-
-// defaultNamespace is the pod's namespace as the Deployment passes it
-// (the downward API's metadata.namespace in $POD_NAMESPACE).
-func defaultNamespace() string {
-	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
-		return ns
-	}
-	return "budgetgate-system"
 }
 
 // thresholds reads canaryBelow and freezeBelow from the config data document,

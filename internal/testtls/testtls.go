@@ -88,3 +88,43 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// WriteLikeKubelet writes files into dir the way the kubelet updates a
+// mounted Secret: into a fresh hidden folder, then one rename of the
+// ..data symlink switches every file at once, and the old folder is removed.
+// Each visible file is a symlink through ..data.
+func WriteLikeKubelet(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	old, _ := os.Readlink(filepath.Join(dir, "..data"))
+	ts, err := os.MkdirTemp(dir, "..ts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(ts, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -50,8 +50,19 @@ tier_actions := {
 # syncs namespaces into data.budgetgate.namespaces (a CI data document may
 # carry them too).
 namespace_tier := t if {
-	t := data.budgetgate.namespaces[k8s.namespace].labels[tier_label]
+	t := data.budgetgate.namespaces[tier_namespace].labels[tier_label]
 	is_string(t)
+}
+
+# tier_namespace is the namespace whose label counts: a manifest without one
+# (CI, conftest) is applied into "default", as lib/budget keys its budget, so
+# CI reads the label the webhook reads (there the request names "default").
+# Input that is no object (conftest passes the empty document before a
+# leading "---" as null) is in no namespace.
+tier_namespace := ns if {
+	ns := k8s.namespace
+} else := "default" if {
+	is_object(k8s.object)
 }
 
 # tier is the namespace's tier, else config.tier; a tier that is not one of

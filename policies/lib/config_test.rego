@@ -173,3 +173,16 @@ test_tiers_of_the_wrong_type_are_invalid_settings if {
 	config.invalid_settings == {"tiers", "tier"} with data.budgetgate.config as {"tiers": ["staging"], "tier": 1}
 	config.tier == "production" with input as shop_manifest with data.budgetgate.config as {"tiers": ["staging"], "tier": 1}
 }
+
+# A manifest without a namespace is read with the label of "default", where
+# kubectl applies it and where the webhook then reads the label (parity).
+test_manifest_without_namespace_reads_the_default_namespace_label if {
+	manifest := {"kind": "Deployment", "metadata": {"name": "checkout"}}
+	review := {"kind": "AdmissionReview", "request": {"operation": "CREATE", "namespace": "default", "object": manifest}}
+	ns := {"default": {"labels": {"budgetgate.dev/tier": "staging"}}}
+	config.tier_namespace == "default" with input as manifest
+	config.tier == "staging" with input as manifest with data.budgetgate.namespaces as ns
+	config.tier == "staging" with input as review with data.budgetgate.namespaces as ns
+	not config.tier_namespace with input as null
+	config.tier == "production" with input as null with data.budgetgate.namespaces as ns
+}
