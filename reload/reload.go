@@ -46,6 +46,11 @@ type Reloader struct {
 	// last is the fingerprint of the sources last tried, loaded or not: a
 	// refused set is not retried until a source changes.
 	last [sha256.Size]byte
+	// liveData is the fingerprint of the data files the engine holds: a
+	// change of policies alone reloads without re-reading and re-checking
+	// the data (which would compile the set twice).
+	liveData [sha256.Size]byte
+	hasData  bool
 }
 
 // Status is what /readyz and the logs tell about the policies.
@@ -121,10 +126,11 @@ func (r *Reloader) Check(ctx context.Context) {
 	if unchanged {
 		return
 	}
-	// Without data files the engine's data is left alone (it may have been
-	// given some when it was created).
+	// Without data files, or with the ones the engine already holds, the
+	// engine's data is left alone.
 	var doc map[string]any
-	if len(r.DataFiles) > 0 {
+	dataChanged := len(r.DataFiles) > 0 && (!r.hasData || s.data != r.liveData)
+	if dataChanged {
 		if doc, err = rego.ReadData(r.DataFiles); err != nil {
 			r.refuse(ctx, s, err)
 			return
@@ -137,6 +143,9 @@ func (r *Reloader) Check(ctx context.Context) {
 		return
 	}
 	r.mu.Lock()
+	if dataChanged {
+		r.liveData, r.hasData = s.data, true
+	}
 	r.status = Status{Attempted: true, Source: set.Source, Files: len(set.Files), LoadedAt: time.Now()}
 	r.mu.Unlock()
 	r.Metrics.observe(true, time.Since(start))
@@ -165,7 +174,8 @@ type sources struct {
 	files       rego.Files
 	source      string
 	configMaps  []ConfigMapRef
-	fingerprint [sha256.Size]byte
+	fingerprint [sha256.Size]byte // of everything
+	data        [sha256.Size]byte // of the data files alone
 }
 
 func (r *Reloader) read(ctx context.Context) (*sources, error) {
@@ -194,20 +204,23 @@ func (r *Reloader) read(ctx context.Context) (*sources, error) {
 			s.source = fmt.Sprintf("%s and ConfigMaps %s/{%s}", source, r.ConfigMaps.Namespace, strings.Join(names, ","))
 		}
 	}
-	h := sha256.New()
-	for _, name := range sortedNames(s.files) {
-		fmt.Fprintf(h, "policy %s %d\n", name, len(s.files[name]))
-		h.Write(s.files[name])
-	}
+	d := sha256.New()
 	for _, path := range r.DataFiles {
 		// An unreadable file is hashed as its error, so fixing it is a change.
 		text, err := os.ReadFile(path)
 		if err != nil {
 			text = []byte(err.Error())
 		}
-		fmt.Fprintf(h, "data %s %d\n", path, len(text))
-		h.Write(text)
+		fmt.Fprintf(d, "data %s %d\n", path, len(text))
+		d.Write(text)
 	}
+	copy(s.data[:], d.Sum(nil))
+	h := sha256.New()
+	for _, name := range sortedNames(s.files) {
+		fmt.Fprintf(h, "policy %s %d\n", name, len(s.files[name]))
+		h.Write(s.files[name])
+	}
+	h.Write(s.data[:])
 	copy(s.fingerprint[:], h.Sum(nil))
 	return s, nil
 }
